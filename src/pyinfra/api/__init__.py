@@ -1,0 +1,49 @@
+"""The public pyinfra API."""
+
+from pyinfra.api.command import (
+    FileDownloadCommand,
+    FileUploadCommand,
+    FunctionCommand,
+    MaskString,
+    QuoteString,
+    StringCommand,
+)
+from pyinfra.api.config import Config
+from pyinfra.api.exceptions import (
+    ConnectError,
+    DeployError,
+    FactError,
+    InventoryError,
+    OperationError,
+    PyinfraError,
+)
+from pyinfra.api.facts import FactBase, ShortFactBase
+from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.operation import OperationMeta, deploy, operation
+from pyinfra.api.state import BaseStateCallback, State
+
+__all__ = [
+    "Config",
+    "Inventory",
+    "Host",
+    "State",
+    "BaseStateCallback",
+    "StringCommand",
+    "QuoteString",
+    "MaskString",
+    "FileUploadCommand",
+    "FileDownloadCommand",
+    "FunctionCommand",
+    "FactBase",
+    "ShortFactBase",
+    "OperationMeta",
+    "operation",
+    "deploy",
+    "PyinfraError",
+    "ConnectError",
+    "InventoryError",
+    "OperationError",
+    "FactError",
+    "DeployError",
+]

@@ -1,0 +1,284 @@
+"""The one execution loop every connector uses.
+
+A connector only knows how to start a process on its target and move bytes; it wraps
+that in a :class:`Process`. :func:`run_process` then does everything else, the same
+way for every target: reads both output streams concurrently into ordered lines,
+answers password prompts from a private channel, feeds stdin, enforces the timeout by
+killing the process, and builds the :class:`CommandOutput`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Protocol
+
+from pyinfra.connectors.output import CommandOutput, OutputLine, decode_line
+
+
+class Process(Protocol):
+    """Transport primitives of one running command."""
+
+    has_stderr: bool  # False when stderr is merged into stdout (a pty)
+
+    def read_stdout(self) -> bytes:
+        """Block for the next chunk of stdout; ``b""`` at end of stream."""
+
+    def read_stderr(self) -> bytes:
+        """Block for the next chunk of stderr; ``b""`` at end of stream."""
+
+    def write_stdin(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Exit status, or ``None`` if still running after ``timeout`` seconds."""
+
+    def kill(self) -> None:
+        """Kill the command and everything it started. Safe to call twice."""
+
+
+@dataclass
+class Responder:
+    """Answer a prompt seen on an output stream with a secret, written to stdin.
+
+    The prompt text is removed from the output. ``once``: a second prompt means the
+    secret was refused; the process is then killed and ``refused_message`` recorded.
+    """
+
+    pattern: re.Pattern[bytes]
+    secret: str
+    refused_message: str
+    answered: bool = False
+
+
+LineCallback = Callable[[OutputLine], None]
+StdinData = bytes | IO[bytes] | None
+_STDIN_CHUNK = 1 << 20
+
+_live_lock = threading.Lock()
+_live: set[Process] = set()
+
+
+def kill_all_processes() -> int:
+    """Kill every command currently running through any connector (Ctrl-C)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        try:
+            proc.kill()
+        except Exception:  # noqa: BLE001 - best effort during interrupt
+            pass
+    return len(procs)
+
+
+class _Collector:
+    def __init__(self, on_line: LineCallback | None) -> None:
+        self.lines: list[OutputLine] = []
+        self.lock = threading.Lock()
+        self.on_line = on_line
+
+    def add(self, buffer_name: str, raw: bytes) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        line = OutputLine(buffer_name, decode_line(raw), raw)
+        with self.lock:
+            self.lines.append(line)
+        if self.on_line is not None:
+            self.on_line(line)
+
+
+class _StdinFeeder:
+    """Writes the password (if prompted) and then the command's stdin data."""
+
+    def __init__(self, process: Process, data: StdinData, wait_for_ready: bool) -> None:
+        self.process = process
+        self.data = data
+        self.lock = threading.Lock()
+        self.sent = False
+        self.wait_for_ready = wait_for_ready
+        self.error: OSError | None = None
+
+    def send_secret(self, secret: str) -> None:
+        with self.lock:
+            self.process.write_stdin(secret.encode() + b"\n")
+
+    def send_data_soon(self) -> None:
+        """``send_data`` now for bytes, or from its own thread for a stream."""
+        if self.data is None or isinstance(self.data, bytes):
+            self.send_data()
+        else:
+            threading.Thread(target=self.send_data, daemon=True, name="pyinfra-stdin").start()
+
+    def send_data(self) -> None:
+        with self.lock:
+            if self.sent:
+                return
+            self.sent = True
+            try:
+                if isinstance(self.data, bytes):
+                    if self.data:
+                        self.process.write_stdin(self.data)
+                elif self.data is not None:
+                    while chunk := self.data.read(_STDIN_CHUNK):
+                        self.process.write_stdin(chunk)
+                self.process.close_stdin()
+            except OSError as exc:  # the command exited without reading all its input
+                self.error = exc
+
+
+READY_MARKER = b"\x1b]pyinfra-ready\x07"
+
+
+def _reader(
+    read: Callable[[], bytes],
+    buffer_name: str,
+    collector: _Collector,
+    responders: list[Responder],
+    feeder: _StdinFeeder,
+    failure: list[str],
+    process: Process,
+    sink: Callable[[bytes], None] | None = None,
+) -> None:
+    pending = b""
+    while True:
+        try:
+            chunk = read()
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        if sink is not None:
+            sink(chunk)
+            continue
+        pending += chunk
+        if responders:
+            pending = _answer_prompts(pending, responders, feeder, failure, process)
+        if READY_MARKER in pending:
+            pending = pending.replace(READY_MARKER + b"\n", b"").replace(READY_MARKER, b"")
+            feeder.send_data_soon()
+        if b"\n" in pending:
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                collector.add(buffer_name, raw)
+    if pending:
+        collector.add(buffer_name, pending)
+
+
+def _answer_prompts(
+    pending: bytes,
+    responders: list[Responder],
+    feeder: _StdinFeeder,
+    failure: list[str],
+    process: Process,
+) -> bytes:
+    for responder in responders:
+        match = responder.pattern.search(pending)
+        if match is None:
+            continue
+        pending = pending[: match.start()] + pending[match.end() :]
+        if responder.answered:
+            failure.append(responder.refused_message)
+            process.kill()
+            continue
+        responder.answered = True
+        try:
+            feeder.send_secret(responder.secret)
+        except OSError:
+            pass
+        if not feeder.wait_for_ready:
+            feeder.send_data_soon()
+    return pending
+
+
+def run_process(
+    process: Process,
+    *,
+    stdin: StdinData = None,
+    timeout: float | None = None,
+    success_exit_codes: tuple[int, ...] | list[int] | set[int] = (0,),
+    on_line: LineCallback | None = None,
+    responders: list[Responder] | None = None,
+    wait_for_ready: bool = False,
+    stdout_sink: Callable[[bytes], None] | None = None,
+) -> tuple[bool, CommandOutput]:
+    """Drive ``process`` to completion and return ``(success, CommandOutput)``.
+
+    ``wait_for_ready``: the command prints :data:`READY_MARKER` once escalation is
+    done; stdin data is held back until then, so that it can never be mistaken for
+    a password (and a password can never reach the command).
+    """
+    responders = responders or []
+    collector = _Collector(on_line)
+    failure: list[str] = []
+    feeder = _StdinFeeder(process, stdin, wait_for_ready)
+    with _live_lock:
+        _live.add(process)
+    threads: list[threading.Thread] = []
+    try:
+        streams: list[tuple[Callable[[], bytes], str]] = [(process.read_stdout, "stdout")]
+        if process.has_stderr:
+            streams.append((process.read_stderr, "stderr"))
+        for read, name in streams:
+            sink = stdout_sink if name == "stdout" else None
+            thread = threading.Thread(
+                target=_reader,
+                args=(read, name, collector, responders, feeder, failure, process, sink),
+                daemon=True,
+                name=f"pyinfra-{name}",
+            )
+            thread.start()
+            threads.append(thread)
+        if not responders and not wait_for_ready:
+            if stdin is None or isinstance(stdin, bytes):
+                feeder.send_data()
+            else:  # a stream: feed it from its own thread while we read the output
+                feeder_thread = threading.Thread(
+                    target=feeder.send_data, daemon=True, name="pyinfra-stdin"
+                )
+                feeder_thread.start()
+                threads.append(feeder_thread)
+        started = time.monotonic()
+        try:
+            exit_code = process.wait(timeout)
+        except BaseException:
+            process.kill()
+            raise
+        timed_out = exit_code is None
+        if timed_out:
+            process.kill()
+            exit_code = process.wait(5)
+        deadline = time.monotonic() + (2.0 if timed_out else 30.0)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        with _live_lock:
+            _live.discard(process)
+        close = getattr(process, "close", None)
+        if close is not None and all(not t.is_alive() for t in threads):
+            close()
+    output = CommandOutput(collector.lines, exit_code=exit_code, timed_out=timed_out)
+    if timed_out:
+        elapsed = time.monotonic() - started
+        output.combined_lines.append(
+            OutputLine(
+                "stderr",
+                f"pyinfra: command timed out after {_fmt_secs(timeout)} s "
+                f"and was killed (ran {elapsed:.1f} s)",
+            )
+        )
+        return False, output
+    for message in failure:
+        output.combined_lines.append(OutputLine("stderr", message))
+    if failure:
+        return False, output
+    return exit_code in success_exit_codes, output
+
+
+def _fmt_secs(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}"

@@ -1,0 +1,132 @@
+"""File transfer through a command's stdin/stdout, for any target that runs commands.
+
+Uploads stream into a private temp file next to the target (``mktemp``: mode 600,
+unpredictable name), take over the mode/owner of the file they replace, and are moved
+into place with one ``mv`` (atomic on one filesystem); the temp file is removed on
+any failure. Downloads stream ``cat`` into a local temp file that replaces the local
+target only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from pyinfra.api.command import QuoteString, StringCommand
+
+# $1 = destination. Reads the content on stdin.
+_UPLOAD_SCRIPT = r"""set -e
+dest=$1
+case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
+if [ ! -d "$dir" ]; then echo "pyinfra: directory $dir does not exist" >&2; exit 2; fi
+if [ -d "$dest" ]; then echo "pyinfra: $dest is a directory" >&2; exit 2; fi
+tmp=$(mktemp "$dir/.pyinfra-upload.XXXXXXXXXX")
+trap 'rm -f "$tmp"' EXIT INT TERM HUP
+cat > "$tmp"
+if [ -e "$dest" ]; then
+  chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true
+  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
+else
+  m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp"
+fi
+mv -f "$tmp" "$dest"
+trap - EXIT INT TERM HUP
+"""
+
+_DOWNLOAD_SCRIPT = r"""if [ -d "$1" ]; then echo "pyinfra: $1 is a directory" >&2; exit 2; fi
+exec cat -- "$1"
+"""
+
+
+def upload_command(remote_filename: str) -> StringCommand:
+    """Command that writes its stdin to ``remote_filename`` atomically."""
+    return StringCommand(
+        "sh", "-c", QuoteString(_UPLOAD_SCRIPT), "pyinfra-upload", QuoteString(remote_filename)
+    )
+
+
+def download_command(remote_filename: str) -> StringCommand:
+    """Command that writes ``remote_filename`` to stdout."""
+    return StringCommand(
+        "sh", "-c", QuoteString(_DOWNLOAD_SCRIPT), "pyinfra-download", QuoteString(remote_filename)
+    )
+
+
+@contextlib.contextmanager
+def open_upload_source(filename_or_io: str | IO[Any]) -> Iterator[IO[bytes]]:
+    """A binary stream of what to upload, from a path or an IO object (text or bytes)."""
+    if isinstance(filename_or_io, (str, os.PathLike)):
+        with open(filename_or_io, "rb") as handle:
+            yield handle
+        return
+    fileobj = filename_or_io
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fileobj.seek(0)
+    sample = fileobj.read(0)
+    if isinstance(sample, str):
+        import io
+
+        yield io.BytesIO(fileobj.read().encode())
+        return
+    yield fileobj
+
+
+class DownloadTarget:
+    """Where downloaded bytes go: an IO object, or a path replaced atomically at commit."""
+
+    def __init__(self, filename_or_io: str | IO[Any]) -> None:
+        self.path: str | None = None
+        self._tmp: str | None = None
+        self._handle: IO[bytes] | None = None
+        self._text = False
+        self._textbuf: bytearray | None = None
+        if isinstance(filename_or_io, (str, os.PathLike)):
+            self.path = os.fspath(filename_or_io)
+            directory = os.path.dirname(os.path.abspath(self.path))
+            fd, self._tmp = tempfile.mkstemp(dir=directory, prefix=".pyinfra-download.")
+            self._handle = os.fdopen(fd, "wb")
+        else:
+            self._io = filename_or_io
+            try:
+                filename_or_io.write(b"")
+            except TypeError:
+                self._text = True
+                self._textbuf = bytearray()
+
+    @property
+    def write(self) -> Callable[[bytes], Any]:
+        if self._handle is not None:
+            return self._handle.write
+        if self._textbuf is not None:
+            return self._textbuf.extend
+        return self._io.write
+
+    def commit(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            assert self.path is not None and self._tmp is not None
+            if os.path.exists(self.path):
+                with contextlib.suppress(OSError):
+                    os.chmod(self._tmp, os.stat(self.path).st_mode & 0o7777)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self._tmp, 0o666 & ~umask)
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+        elif self._textbuf is not None:
+            self._io.write(self._textbuf.decode("utf-8", errors="replace"))
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None

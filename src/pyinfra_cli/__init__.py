@@ -1,0 +1,1 @@
+"""The pyinfra command line: the only package that prints, prompts or draws."""
