@@ -343,10 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("pyinfra: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         killed = kill_all_processes()
         click.echo(f"pyinfra: interrupted, {killed} running command(s) killed", err=True)
         sys.exit(130)

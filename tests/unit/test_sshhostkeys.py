@@ -129,10 +129,15 @@ def test_known_hosts_name() -> None:
 # -- loading -----------------------------------------------------------------------------
 
 
-def test_load_host_keys(tmp_path: Path) -> None:
+def keys_of(client: paramiko.SSHClient, name: str) -> dict[str, paramiko.PKey]:
+    found = client.get_host_keys().lookup(name)
+    return dict(found.items()) if found is not None else {}
+
+
+def test_load_host_keys_all_hosts(tmp_path: Path) -> None:
     key1, key2 = ed25519_key(), ecdsa_key()
     first = tmp_path / "kh1"
-    first.write_text("# comment\n\n" + line_for("a.example", key1))
+    first.write_text("# comment\n\n" + line_for("a.example,10.0.0.1", key1))
     second = tmp_path / "kh2"
     second.write_text(line_for("[b.example]:2222", key2) + "garbage line\n")
     client = paramiko.SSHClient()
@@ -140,14 +145,65 @@ def test_load_host_keys(tmp_path: Path) -> None:
         client, [str(first), str(tmp_path / "missing"), str(second)], global_files=[]
     )
     assert loaded == [str(first), str(second)]
-    keys = client.get_host_keys()
-    assert keys.lookup("a.example") is None
-    # Loaded as *system* keys, which paramiko never saves back to a file.
-    system: paramiko.HostKeys = getattr(client, "_system_host_keys")  # noqa: B009
-    found = system.lookup("a.example")
-    assert found is not None
-    assert found[key1.get_name()] == key1
-    assert system.lookup("[b.example]:2222") is not None
+    assert keys_of(client, "a.example") == {"ssh-ed25519": key1}
+    assert keys_of(client, "10.0.0.1") == {"ssh-ed25519": key1}
+    assert keys_of(client, "[b.example]:2222") == {key2.get_name(): key2}
+
+
+def test_load_host_keys_for_one_host(tmp_path: Path) -> None:
+    wanted, other, rsa = ed25519_key(), ed25519_key(), rsa_key()
+    known = tmp_path / "kh"
+    known.write_text(
+        line_for("other.example", other)
+        + line_for(hashed("[web.example]:2222"), wanted)
+        + line_for("[web.example]:2222", other)  # same type again: the first line wins
+        + line_for("web.example", other)  # port 22 is another name
+        + line_for("[WEB.example]:2222", rsa)
+    )
+    client = paramiko.SSHClient()
+    load_host_keys(client, [str(known)], hostname="web.example", port=2222, global_files=[])
+    assert keys_of(client, "[web.example]:2222") == {"ssh-ed25519": wanted, "ssh-rsa": rsa}
+    assert keys_of(client, "other.example") == {}
+    assert keys_of(client, "web.example") == {}
+    assert len(client.get_host_keys().keys()) == 1
+
+
+def test_load_host_keys_skips_bad_lines(tmp_path: Path) -> None:
+    # paramiko's own loader stops at the first corrupt line; ours skips just that line.
+    key = ed25519_key()
+    known = tmp_path / "kh"
+    known.write_text(
+        "h ssh-ed25519 AAAA!!notbase64\n"
+        "h ssh-ed25519 QUJD\n"
+        "h sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
+        "@revoked h ssh-ed25519 AAAA\n" + line_for("h", key)
+    )
+    with pytest.raises(paramiko.hostkeys.InvalidHostKey):
+        paramiko.SSHClient().load_system_host_keys(str(known))
+    client = paramiko.SSHClient()
+    assert load_host_keys(client, [str(known)], hostname="h", global_files=[]) == [str(known)]
+    assert keys_of(client, "h") == {"ssh-ed25519": key}
+
+
+def test_load_host_keys_sees_file_changes(tmp_path: Path) -> None:
+    key1, key2 = ed25519_key(), ecdsa_key()
+    known = tmp_path / "kh"
+    known.write_text(line_for("h", key1))
+    load_host_keys(paramiko.SSHClient(), [str(known)], hostname="h", global_files=[])
+    with known.open("a") as handle:
+        handle.write(line_for("h", key2))
+    client = paramiko.SSHClient()
+    load_host_keys(client, [str(known)], hostname="h", global_files=[])
+    assert set(keys_of(client, "h")) == {"ssh-ed25519", key2.get_name()}
+
+
+def test_load_host_keys_unreadable_file_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "dir").mkdir()
+    with caplog.at_level(logging.WARNING, logger="pyinfra"):
+        assert load_host_keys(paramiko.SSHClient(), [str(tmp_path / "dir")], global_files=[]) == []
+    assert "Ignoring known_hosts file" in caplog.text
 
 
 def test_load_host_keys_expands_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,8 +217,9 @@ def test_attach_installs_policy(tmp_path: Path) -> None:
     known.write_text(line_for("h", ed25519_key()))
     client = paramiko.SSHClient()
     policy = policy_for("yes", known)
-    assert policy.attach(client) == [str(known)]
+    assert policy.attach(client, "h", 22) == [str(known)]
     assert getattr(client, "_policy") is policy  # noqa: B009
+    assert set(keys_of(client, "h")) == {"ssh-ed25519"}
 
 
 def test_default_known_hosts_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import logging
+import re
 import threading
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyinfra.api.exceptions import (
     ConnectorRegistrationError,
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from pyinfra.connectors.base import BaseConnector
 
 ENTRY_POINT_GROUP = "pyinfra.connectors"
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+logger = logging.getLogger("pyinfra")
 
 # Used when the package metadata is not installed (running from a source tree).
 _BUILTINS: dict[str, str] = {
@@ -59,14 +65,42 @@ def _load_specs() -> dict[str, tuple[str, str]]:
                 for name, target in _BUILTINS.items()
                 if _module_exists(target)
             }
-            eps: list[EntryPoint] = list(entry_points(group=ENTRY_POINT_GROUP))
+            try:
+                eps: list[EntryPoint] = list(entry_points(group=ENTRY_POINT_GROUP))
+            except Exception as exc:  # noqa: BLE001 - broken metadata must not break us
+                logger.warning("could not read %s entry points: %s", ENTRY_POINT_GROUP, exc)
+                eps = []
             for ep in eps:
-                package = ep.dist.name if ep.dist is not None else ep.value.split(".")[0]
-                if ep.name in specs and package == "pyinfra":
+                package = _package_of(ep)
+                if ep.name in specs:
+                    if specs[ep.name] != (ep.value, package) and package != "pyinfra":
+                        logger.warning(
+                            "connector @%s from package %s (%s) ignored: the name is taken "
+                            "by %s from package %s",
+                            ep.name,
+                            package,
+                            ep.value,
+                            specs[ep.name][0],
+                            specs[ep.name][1],
+                        )
                     continue
                 specs[ep.name] = (ep.value, package)
             _specs = specs
         return _specs
+
+
+def _package_of(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    name = getattr(dist, "name", None) if dist is not None else None
+    return str(name) if name else ep.value.split(":", 1)[0].split(".", 1)[0]
+
+
+def reload_entry_points() -> None:
+    """Forget the entry points read so far (they are read again on next use)."""
+    global _specs
+    with _lock:
+        _specs = None
+        _loaded.clear()
 
 
 def _import(name: str, target: str, package: str) -> type[BaseConnector]:
@@ -74,17 +108,18 @@ def _import(name: str, target: str, package: str) -> type[BaseConnector]:
 
     module_name, _, attr = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, attr) if attr else module
+        cls: Any = importlib.import_module(module_name.strip())
+        for part in attr.strip().split(".") if attr.strip() else []:
+            cls = getattr(cls, part)
     except Exception as exc:  # noqa: BLE001 - any plugin import failure is reported
         raise PyinfraError(
-            f"connector {name!r} from package {package!r} failed to import "
-            f"({target}): {type(exc).__name__}: {exc}"
+            f"connector @{name} from package {package} failed to import ({target}): "
+            f"{type(exc).__name__}: {exc}; fix or reinstall {package}, or uninstall it"
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, BaseConnector)):
         raise PyinfraError(
-            f"connector {name!r} from package {package!r} ({target}) is not a "
-            "BaseConnector subclass"
+            f"connector @{name} from package {package} ({target}) is not a subclass of "
+            f"pyinfra.connectors.base.BaseConnector: fix the entry point in {package}"
         )
     return cls
 
@@ -140,33 +175,61 @@ def get_execution_connector(name: str) -> type[BaseConnector]:
 def register_connector(name: str, cls: type[BaseConnector], replace: bool = False) -> None:
     """Register ``cls`` under ``@name`` for this process.
 
-    Refuses a class that is not a ``BaseConnector`` subclass, and a name that another
-    class already uses unless ``replace=True``.
+    Refuses a class that is not a ``BaseConnector`` subclass, an executing connector
+    that leaves abstract methods unimplemented, and a name that a built-in, an installed
+    plugin or an earlier registration already uses (unless ``replace=True``).
+    Registering the same class under the same name again is a no-op.
     """
     from pyinfra.connectors.base import BaseConnector
 
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("@"):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConnectorRegistrationError(
-            f"invalid connector name {name!r}: use a plain word like 'mycustom'"
+            f"invalid connector name {name!r}: use a plain word like 'mycustom' "
+            "(letters, digits, _ and -; no @, / or commas)"
         )
     if not (isinstance(cls, type) and issubclass(cls, BaseConnector)):
         raise ConnectorRegistrationError(
             f"cannot register {cls!r} as connector @{name}: it is not a subclass of "
             "pyinfra.connectors.base.BaseConnector"
         )
+    if cls.handles_execution and inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise ConnectorRegistrationError(
+            f"cannot register {_class_path(cls)} as connector @{name}: it sets "
+            f"handles_execution = True but does not implement {missing}"
+        )
     with _lock:
-        existing = _registered.get(name) or _loaded.get(name)
-        if existing is None and name in _load_specs() and not replace:
-            try:
-                existing = get_connector(name)
-            except PyinfraError:
-                existing = None
-        if existing is not None and existing is not cls and not replace:
+        taken_by: str | None = None
+        if name in _registered:
+            if _registered[name] is not cls:
+                taken_by = _class_path(_registered[name])
+        elif name in _loaded:
+            if _loaded[name] is not cls:
+                taken_by = _class_path(_loaded[name])
+        elif name in _load_specs():
+            target, package = _load_specs()[name]
+            if target.replace(" ", "") != f"{cls.__module__}:{cls.__qualname__}":
+                taken_by = f"{target} from package {package}"
+        if taken_by is not None and not replace:
             raise ConnectorRegistrationError(
-                f"connector name @{name} is already taken by "
-                f"{existing.__module__}.{existing.__qualname__}; pass replace=True to override"
+                f"connector name @{name} is already taken by {taken_by}: choose another "
+                "name, or pass replace=True to override it"
             )
         _registered[name] = cls
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def describe_connector(cls: type) -> str:
+    """``@name (module.Class)`` for a known connector class, else ``module.Class``."""
+    with _lock:
+        for table in (_registered, _loaded):
+            for name, known in table.items():
+                if known is cls:
+                    return f"@{name} ({_class_path(cls)})"
+    return _class_path(cls)
 
 
 def unregister_connector(name: str) -> None:
@@ -180,6 +243,8 @@ __all__ = [
     "get_execution_connector",
     "get_connector",
     "get_connector_names",
+    "describe_connector",
     "register_connector",
+    "reload_entry_points",
     "unregister_connector",
 ]

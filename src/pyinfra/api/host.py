@@ -162,6 +162,13 @@ class Host:
             except OSError as exc:
                 wrapped = ConnectError(f"{self.name}: could not connect: {exc}")
                 return self._connect_failed(wrapped, show_errors, raise_exceptions, exc)
+            except Exception as exc:  # noqa: BLE001 - connector (plugin) bug: name it
+                cls = self.connector_cls
+                wrapped = ConnectError(
+                    f"{self.name}: connector {cls.__module__}.{cls.__qualname__} raised "
+                    f"{type(exc).__name__} in connect: {exc}"
+                )
+                return self._connect_failed(wrapped, show_errors, raise_exceptions, exc)
             self.connected = True
             if reason:
                 logger.debug("connected to %s (%s)", self.name, reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -37,6 +38,19 @@ def _split_names_data(value: Any, what: str) -> tuple[list[Any], dict[str, Any]]
     return list(names), dict(data)
 
 
+def _takes_data(function: Any) -> bool:
+    """Whether a ``make_names_data`` accepts the ``data`` keyword."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    param = parameters.get("data")
+    return param is not None and param.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
 class Inventory:
     """``Inventory((hosts, global_data), override_data=None, **groups)``.
 
@@ -59,14 +73,17 @@ class Inventory:
         entries: dict[str, dict[str, Any]] = {}
         membership: dict[str, list[str]] = {}
 
-        def add(raw: Any, group: str | None) -> None:
+        def add(raw: Any, group: str | None, group_data: Mapping[str, Any]) -> None:
             if isinstance(raw, (tuple, list)) and len(raw) == 2 and isinstance(raw[1], Mapping):
                 raw_name, raw_data = raw
             else:
                 raw_name, raw_data = raw, {}
             if not isinstance(raw_name, str) or not raw_name:
                 raise InventoryError(f"invalid host name {raw_name!r}: must be a non-empty string")
-            for name, connector_data, connector_groups, cls in self._expand(raw_name):
+            # The data that applies to this entry, for connectors whose make_names_data
+            # takes ``data`` (e.g. terraform_dir for @terraform).
+            context = {**self.data, **group_data, **raw_data, **self.override_data}
+            for name, connector_data, connector_groups, cls in self._expand(raw_name, context):
                 entry = entries.setdefault(name, {"data": {}, "connector_data": {}, "cls": cls})
                 entry["connector_data"].update(connector_data)
                 entry["data"].update(raw_data)
@@ -76,12 +93,12 @@ class Inventory:
                         member.append(g)
 
         for raw in names:
-            add(raw, None)
+            add(raw, None, {})
         for group_name, group_value in groups.items():
             group_names, group_data = _split_names_data(group_value, f"group {group_name}")
             self.group_data[group_name] = group_data
             for raw in group_names:
-                add(raw, group_name)
+                add(raw, group_name, group_data)
 
         group_order = list(self.group_data)
         for name, entry in entries.items():
@@ -106,11 +123,17 @@ class Inventory:
             self.groups.setdefault(group_name, [])
 
     @staticmethod
-    def _expand(raw_name: str) -> Iterator[tuple[str, dict[str, Any], list[str], type[Any]]]:
+    def _expand(
+        raw_name: str, context: Mapping[str, Any] | None = None
+    ) -> Iterator[tuple[str, dict[str, Any], list[str], type[Any]]]:
         connector_name, arg = parse_inventory_name(raw_name)
         cls = get_connector(connector_name)
+        make = cls.make_names_data
         try:
-            generated = list(cls.make_names_data(arg))  # type: ignore[arg-type]
+            if _takes_data(make):
+                generated = list(make(arg, data=dict(context or {})))  # type: ignore[call-arg]
+            else:
+                generated = list(make(arg))  # type: ignore[arg-type]
         except PyinfraError:
             raise
         except Exception as exc:  # noqa: BLE001 - plugin code: report, don't traceback

@@ -74,7 +74,10 @@ class FakeConnector(BaseConnector):
     responses: list[FakeResponse] = []
     calls: list[FakeCall] = []
     files: dict[str, dict[str, bytes]] = {}
+    directories: dict[str, set[str]] = {}
     connects: list[str] = []
+    default_directories = frozenset({"/", "/tmp", "/etc", "/root", "/home", "/var", "/opt",
+                                     "/usr", "/srv"})
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
@@ -110,7 +113,14 @@ class FakeConnector(BaseConnector):
             cls.responses.clear()
             cls.calls.clear()
             cls.files.clear()
+            cls.directories.clear()
             cls.connects.clear()
+
+    @classmethod
+    def add_directory(cls, host_name: str, path: str) -> None:
+        """Make ``path`` exist on the fake host (``/tmp``, ``/etc``... always do)."""
+        with cls._lock:
+            cls.directories.setdefault(host_name, set()).add(path.rstrip("/") or "/")
 
     @classmethod
     def commands_for(cls, host_name: str) -> list[FakeCall]:
@@ -195,6 +205,11 @@ class FakeConnector(BaseConnector):
     ) -> bool:
         with open_upload_source(filename_or_io) as source:
             data = source.read()
+        parent = remote_filename.rsplit("/", 1)[0] or "/" if "/" in remote_filename else "/"
+        known = self.default_directories | self.directories.get(self.host.name, set())
+        if parent not in known:
+            raise TransferError(f"{self.host.name}: upload to {remote_filename} failed: "
+                                f"directory {parent} does not exist (fake host)")
         with self._lock:
             self.files.setdefault(self.host.name, {})[remote_filename] = bytes(data)
             self.calls.append(

@@ -27,8 +27,15 @@ class CommandOutput:
         combined_lines: Iterable[OutputLine] | None = None,
         exit_code: int | None = None,
         timed_out: bool = False,
+        *,
+        stdout_lines: Iterable[str] | None = None,
+        stderr_lines: Iterable[str] | None = None,
     ) -> None:
+        """``CommandOutput(lines)``, or ``CommandOutput(stdout_lines=[...],
+        stderr_lines=[...])`` when the order across the two streams is not known."""
         self.combined_lines: list[OutputLine] = list(combined_lines or [])
+        self.combined_lines += [OutputLine("stdout", line) for line in stdout_lines or []]
+        self.combined_lines += [OutputLine("stderr", line) for line in stderr_lines or []]
         self.exit_code = exit_code
         self.timed_out = timed_out
 

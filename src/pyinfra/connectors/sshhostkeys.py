@@ -1,8 +1,9 @@
 """Host-key checking for the paramiko-based SSH connector.
 
-How it fits paramiko: :func:`load_host_keys` loads the known_hosts files into the
-client's *system* host keys (never the file paramiko would save back to), and
-:class:`HostKeyPolicy` is installed as the missing-host-key policy. During
+How it fits paramiko: :func:`load_host_keys` reads the known_hosts files itself (plain
+and hashed names, ``[host]:port`` for other ports; cached per file) and adds the target
+host's keys to ``client.get_host_keys()``, and :class:`HostKeyPolicy` is installed as
+the missing-host-key policy. Nothing is ever saved back through paramiko. During
 ``SSHClient.connect`` paramiko then:
 
 * prefers the key type already known for the host when negotiating, and raises
@@ -18,7 +19,7 @@ client's *system* host keys (never the file paramiko would save back to), and
 A changed key always fails, whatever the policy. Typical use::
 
     policy = HostKeyPolicy("accept-new", ["~/.ssh/known_hosts"])
-    policy.attach(client)
+    policy.attach(client, hostname, port)
     try:
         client.connect(hostname, port, ...)
     except paramiko.BadHostKeyException as exc:
@@ -120,37 +121,15 @@ def _split_name(name: str) -> tuple[str, int]:
     return name, 22
 
 
-def load_host_keys(
-    client: paramiko.SSHClient,
-    known_hosts_files: Sequence[str],
-    *,
-    global_files: Sequence[str] = GLOBAL_KNOWN_HOSTS_FILES,
-) -> list[str]:
-    """Load the known_hosts files that exist into ``client`` (read-only: paramiko never
-    saves system host keys back). Returns the files loaded; unreadable ones are skipped
-    with a warning."""
-    loaded: list[str] = []
-    for name in [*known_hosts_files, *global_files]:
-        path = os.path.expanduser(name)
-        if path in loaded or not os.path.isfile(path):
-            continue
-        try:
-            client.load_system_host_keys(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            logger.warning("Ignoring known_hosts file %s: %s", path, exc)
-            continue
-        loaded.append(path)
-    return loaded
-
-
 @dataclass(frozen=True)
 class KnownHostEntry:
-    """One known_hosts line that names a host."""
+    """One known_hosts line (``hosts`` is its first field: names, patterns or hashes)."""
 
     file: str
     line: int
     key_type: str
     key_base64: str
+    hosts: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -160,49 +139,123 @@ class KnownHostEntry:
             return "(unreadable key)"
         return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
-
-def _host_field_matches(field: str, name: str) -> bool:
-    lowered = name.lower()
-    for item in field.split(","):
-        if item.startswith("|1|"):
-            try:
-                _, _, salt_b64, hash_b64 = item.split("|")
-                salt = base64.b64decode(salt_b64)
-                expected = base64.b64decode(hash_b64)
-            except (ValueError, binascii.Error):
-                continue
-            digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
-            if hmac.compare_digest(digest, expected):
+    def names(self, name: str) -> bool:
+        """Whether this line is for ``name`` (a :func:`known_hosts_name`), plain or hashed."""
+        lowered = name.lower()
+        for item in self.hosts.split(","):
+            if item.startswith("|1|"):
+                try:
+                    _, _, salt_b64, hash_b64 = item.split("|")
+                    salt = base64.b64decode(salt_b64)
+                    expected = base64.b64decode(hash_b64)
+                except (ValueError, binascii.Error):
+                    continue
+                digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+                if hmac.compare_digest(digest, expected):
+                    return True
+            elif item.lower() == lowered:
                 return True
-        elif item.lower() == lowered:
-            return True
-    return False
+        return False
+
+    def to_pkey(self) -> paramiko.PKey | None:
+        """The key as a paramiko ``PKey``; None when paramiko cannot read it."""
+        try:
+            blob = base64.b64decode(self.key_base64, validate=True)
+            return paramiko.PKey.from_type_string(self.key_type, blob)
+        except Exception:  # unknown key types, corrupt data: skip the line
+            return None
 
 
-def _parse_entries(path: str, text: str, name: str) -> list[KnownHostEntry]:
+def _parse_entries(path: str, text: str) -> list[KnownHostEntry]:
     entries: list[KnownHostEntry] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if len(fields) < 3 or fields[0].startswith("#") or fields[0].startswith("@"):
-            continue  # blank, comment, @cert-authority / @revoked markers
-        if _host_field_matches(fields[0], name):
-            entries.append(KnownHostEntry(path, lineno, fields[1], fields[2]))
+            continue  # blank, comment, @cert-authority / @revoked markers (not supported)
+        entries.append(KnownHostEntry(path, lineno, fields[1], fields[2], fields[0]))
+    return entries
+
+
+# Parsed known_hosts files, keyed by path and validated by (inode, size, mtime).
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[int, int, int], list[KnownHostEntry]]] = {}
+
+
+def _read_entries(path: str) -> list[KnownHostEntry]:
+    """Every entry of one known_hosts file; ``OSError`` propagates."""
+    with open(path, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with _cache_lock:
+            cached = _cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        entries = _parse_entries(path, handle.read().decode("utf-8", errors="replace"))
+    with _cache_lock:
+        _cache[path] = (stamp, entries)
     return entries
 
 
 def find_known_host_entries(name: str, known_hosts_files: Sequence[str]) -> list[KnownHostEntry]:
     """Every line of the files that names ``name`` (a :func:`known_hosts_name`), plain or
     hashed. Missing or unreadable files are skipped."""
-    entries: list[KnownHostEntry] = []
+    found: list[KnownHostEntry] = []
     for file in known_hosts_files:
-        path = os.path.expanduser(file)
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
+            entries = _read_entries(os.path.expanduser(file))
         except OSError:
             continue
-        entries.extend(_parse_entries(path, text, name))
-    return entries
+        found.extend(entry for entry in entries if entry.names(name))
+    return found
+
+
+def load_host_keys(
+    client: paramiko.SSHClient,
+    known_hosts_files: Sequence[str],
+    *,
+    hostname: str | None = None,
+    port: int = 22,
+    global_files: Sequence[str] = GLOBAL_KNOWN_HOSTS_FILES,
+) -> list[str]:
+    """Load known host keys into ``client.get_host_keys()`` (paramiko checks them during
+    ``connect``; never call ``client.save_host_keys``/``load_host_keys`` on that client).
+
+    With ``hostname`` only that host's keys (under :func:`known_hosts_name`) are loaded,
+    which keeps paramiko's linear lookups cheap; files are parsed once per change.
+    Lines paramiko cannot read (corrupt, unknown key types, markers) are skipped, where
+    paramiko's own loader would give up on the whole file. Missing files are skipped,
+    unreadable ones with a warning. Returns the files read.
+    """
+    store = client.get_host_keys()
+    target = known_hosts_name(hostname, port) if hostname is not None else None
+    seen: set[tuple[str, str]] = set()
+    loaded: list[str] = []
+    for file in [*known_hosts_files, *global_files]:
+        path = os.path.expanduser(file)
+        if path in loaded:
+            continue
+        try:
+            entries = _read_entries(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            logger.warning("Ignoring known_hosts file %s: %s", path, exc.strerror or exc)
+            continue
+        loaded.append(path)
+        for entry in entries:
+            if target is not None and not entry.names(target):
+                continue
+            names = [target] if target is not None else entry.hosts.split(",")
+            key = None
+            for name in names:
+                if (name, entry.key_type) in seen:
+                    continue  # the first line for a host and key type wins, as in paramiko
+                key = key or entry.to_pkey()
+                if key is None:
+                    break
+                seen.add((name, entry.key_type))
+                store.add(name, key.get_name(), key)
+    return loaded
 
 
 def _create_private_dirs(directory: str) -> None:
@@ -237,8 +290,8 @@ def append_known_host(path: str, name: str, key: paramiko.PKey) -> bool:
             with open(path, "rb") as reader:
                 content = reader.read()
             text = content.decode("utf-8", errors="replace")
-            for entry in _parse_entries(path, text, name):
-                if entry.key_type != key.get_name():
+            for entry in _parse_entries(path, text):
+                if not entry.names(name) or entry.key_type != key.get_name():
                     continue
                 if entry.key_base64 == key.get_base64():
                     return False
@@ -319,11 +372,17 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
         self.known_hosts_files: list[str] = [os.path.expanduser(file) for file in files]
         self.global_known_hosts_files: list[str] = list(global_known_hosts_files)
 
-    def attach(self, client: paramiko.SSHClient) -> list[str]:
-        """Load the known hosts into ``client`` and install this policy; returns the files
-        loaded."""
+    def attach(
+        self, client: paramiko.SSHClient, hostname: str | None = None, port: int = 22
+    ) -> list[str]:
+        """Load the known keys of ``hostname``:``port`` (None: every host) into ``client``
+        and install this policy; returns the files read."""
         loaded = load_host_keys(
-            client, self.known_hosts_files, global_files=self.global_known_hosts_files
+            client,
+            self.known_hosts_files,
+            hostname=hostname,
+            port=port,
+            global_files=self.global_known_hosts_files,
         )
         client.set_missing_host_key_policy(self)
         return loaded

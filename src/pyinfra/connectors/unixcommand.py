@@ -68,6 +68,11 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
     doas_user: str | None = _get(arguments, "doas_user")
     if isinstance(sudo_password, bool):  # pyinfra 3.x passes True/False here
         sudo_password = None
+    for label, user in (("sudo_user", sudo_user), ("su_user", su_user),
+                        ("doas_user", doas_user)):
+        if user is not None and (not str(user) or str(user).startswith("-")):
+            raise OperationValueError(f"invalid {label} {user!r}: a user name cannot be "
+                                      "empty or start with '-'")
 
     cmd = _as_command(command)
     prefix: list[Any] = []

@@ -1,0 +1,58 @@
+"""Collects the contract targets of every connector kind (targets_*.py modules)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+
+import pytest
+
+from pyinfra.api.host import Host
+from tests.contract.targets import ContractTarget
+
+
+def all_targets() -> list[ContractTarget]:
+    import tests.contract as package
+
+    targets: list[ContractTarget] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("targets_"):
+            module = importlib.import_module(f"tests.contract.{info.name}")
+            targets.extend(module.make_targets())
+    return targets
+
+
+TARGETS = all_targets()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("needs")
+    needed = set(marker.args) if marker else set()
+    chosen = [t for t in TARGETS if needed <= t.capabilities]
+    metafunc.parametrize("target", chosen, ids=[t.id for t in chosen], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def _ready_targets() -> dict[str, bool]:
+    return {}
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, _ready_targets: dict[str, bool]) -> ContractTarget:
+    t: ContractTarget = request.param
+    reason = t.unavailable()
+    if reason:
+        pytest.skip(f"{t.id}: {reason}")
+    if t.setup is not None and t.id not in _ready_targets:
+        t.setup()
+        _ready_targets[t.id] = True
+    return t
+
+
+@pytest.fixture
+def host(target: ContractTarget) -> Iterator[Host]:
+    with target.host() as h:
+        yield h

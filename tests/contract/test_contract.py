@@ -1,0 +1,216 @@
+"""The same behaviour on every connector (parametrised over tests/contract/targets_*.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import uuid
+
+import pytest
+
+from pyinfra.api.exceptions import TransferError
+from pyinfra.api.host import Host
+from tests.contract.targets import ContractTarget
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+def remote_path(name: str = "file") -> str:
+    return f"/tmp/pyinfra-contract-{uuid.uuid4().hex[:12]}-{name}"
+
+
+@pytest.mark.needs("shell")
+def test_exit_codes(host: Host) -> None:
+    ok, out = host.run_shell_command("exit 3")
+    assert not ok and out.exit_code == 3
+    ok, out = host.run_shell_command("exit 3", _success_exit_codes=[0, 3])
+    assert ok and out.exit_code == 3
+    ok, out = host.run_shell_command("true")
+    assert ok and out.exit_code == 0
+
+
+@pytest.mark.needs("shell")
+def test_stdout_stderr_order(host: Host) -> None:
+    ok, out = host.run_shell_command(
+        "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 0.2; echo four >&2")
+    assert ok
+    assert [(line.buffer_name, line.line) for line in out.combined_lines] == [
+        ("stdout", "one"), ("stderr", "two"), ("stdout", "three"), ("stderr", "four")]
+    assert out.stdout_lines == ["one", "three"]
+    assert out.stderr_lines == ["two", "four"]
+    assert out.stdout == "one\nthree"
+
+
+@pytest.mark.needs("shell")
+def test_stdin_forms(host: Host) -> None:
+    ok, out = host.run_shell_command("cat", _stdin="alpha\nbeta\n")
+    assert ok and out.stdout_lines == ["alpha", "beta"]
+    ok, out = host.run_shell_command("cat", _stdin=["x", "y"])
+    assert ok and out.stdout_lines == ["x", "y"]
+    ok, out = host.run_shell_command("wc -c", _stdin=b"\x00\x01\x02")
+    assert ok and out.stdout.strip() == "3"
+
+
+@pytest.mark.needs("shell")
+def test_command_without_stdin_sees_eof(host: Host) -> None:
+    ok, out = host.run_shell_command("cat; echo done", _timeout=20)
+    assert ok and out.stdout_lines == ["done"]
+
+
+@pytest.mark.needs("shell")
+def test_env_and_chdir(host: Host) -> None:
+    value = "it's a $VALUE with `ticks` and \"quotes\""
+    ok, out = host.run_shell_command('printf "%s\\n" "$PYI_A"; pwd',
+                                     _env={"PYI_A": value}, _chdir="/")
+    assert ok, out.stderr
+    assert out.stdout_lines == [value, "/"]
+
+
+@pytest.mark.needs("shell")
+def test_shell_injection_in_chdir_is_inert(host: Host) -> None:
+    marker = remote_path("pwned")
+    ok, out = host.run_shell_command("true", _chdir=f"/nonexistent; touch {marker}")
+    assert not ok
+    ok, out = host.run_shell_command(f"test -e {marker}")
+    assert not ok, "the chdir value was executed by the shell"
+
+
+@pytest.mark.needs("shell")
+def test_non_utf8_output(host: Host) -> None:
+    ok, out = host.run_shell_command("printf '\\377\\376ok\\n'; printf '\\377\\n' >&2")
+    assert ok
+    assert out.stdout_lines[0].endswith("ok")
+    assert "\ufffd" in out.stdout_lines[0]
+    assert len(out.stderr_lines) == 1
+
+
+@pytest.mark.needs("shell")
+def test_command_not_found(host: Host) -> None:
+    ok, out = host.run_shell_command("pyinfra-no-such-command-xyz --flag")
+    assert not ok
+    assert out.exit_code == 127
+    assert "not found" in out.stderr
+
+
+@pytest.mark.needs("shell")
+def test_string_command_objects(host: Host) -> None:
+    from pyinfra.api import QuoteString, StringCommand
+
+    ok, out = host.run_shell_command(StringCommand("echo", QuoteString("a  b; c")))
+    assert ok and out.stdout == "a  b; c"
+
+
+@pytest.mark.needs("shell", "timeout")
+def test_timeout_kills_the_whole_tree(host: Host, target: ContractTarget) -> None:
+    tag = f"{31000 + int(uuid.uuid4().int % 900)}"
+    started = time.monotonic()
+    ok, out = host.run_shell_command(f"sleep {tag}1 & sleep {tag}2; echo never", _timeout=1)
+    elapsed = time.monotonic() - started
+    assert not ok
+    assert out.timed_out
+    assert "timed out after 1 s" in out.stderr
+    assert "never" not in out.stdout
+    assert elapsed < 15, "the timeout did not stop the command"
+    assert target.process_exists is not None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (target.process_exists(f"sleep {tag}1")
+                                           or target.process_exists(f"sleep {tag}2")):
+        time.sleep(0.1)
+    assert not target.process_exists(f"sleep {tag}1"), "background child left running"
+    assert not target.process_exists(f"sleep {tag}2"), "timed-out command left running"
+    # The connection is still usable afterwards.
+    ok, out = host.run_shell_command("echo alive")
+    assert ok and out.stdout == "alive"
+
+
+@pytest.mark.needs("shell", "sudo")
+def test_sudo(host: Host, target: ContractTarget) -> None:
+    ok, out = host.run_shell_command("id -un", _sudo=True)
+    assert ok, out.stderr
+    assert out.stdout == "root"
+    ok, out = host.run_shell_command("id -un", _sudo=True, _sudo_user=target.sudo_user)
+    assert ok, out.stderr
+    assert out.stdout == target.sudo_user
+
+
+@pytest.mark.needs("shell", "pty")
+def test_pty(host: Host) -> None:
+    ok, out = host.run_shell_command("tty; echo err >&2", _get_pty=True)
+    assert ok, out.output
+    assert out.stdout_lines[0].startswith("/dev/")
+    assert "err" in out.stdout_lines  # a terminal merges the two streams
+
+
+def _payload() -> bytes:
+    return bytes(range(256)) * 1000 + b"\r\n\x00tail\n" + os.urandom(4096)
+
+
+@pytest.mark.needs("files")
+def test_put_get_round_trip_paths_and_io(host: Host, tmp_path: object) -> None:
+    import pathlib
+
+    data = _payload()
+    local_src = pathlib.Path(str(tmp_path)) / "src.bin"
+    local_src.write_bytes(data)
+    remote = remote_path("bin")
+    assert host.put_file(str(local_src), remote) is True
+    local_dst = pathlib.Path(str(tmp_path)) / "dst.bin"
+    assert host.get_file(remote, str(local_dst)) is True
+    assert local_dst.read_bytes() == data
+    # IO objects both ways
+    remote2 = remote_path("io")
+    assert host.put_file(io.BytesIO(data[::-1]), remote2) is True
+    buffer = io.BytesIO()
+    assert host.get_file(remote2, buffer) is True
+    assert buffer.getvalue() == data[::-1]
+    # text IO
+    remote3 = remote_path("txt")
+    assert host.put_file(io.StringIO("héllo\nwörld\n"), remote3) is True
+    text = io.StringIO()
+    assert host.get_file(remote3, text) is True
+    assert text.getvalue() == "héllo\nwörld\n"
+
+
+@pytest.mark.needs("files", "shell")
+def test_put_replaces_and_keeps_mode(host: Host) -> None:
+    remote = remote_path("mode")
+    assert host.put_file(io.BytesIO(b"one"), remote)
+    ok, _ = host.run_shell_command(f"chmod 640 {remote}")
+    assert ok
+    assert host.put_file(io.BytesIO(b"two"), remote)
+    ok, out = host.run_shell_command(f"stat -c %a {remote}; cat {remote}")
+    assert ok and out.stdout_lines == ["640", "two"]
+    ok, out = host.run_shell_command(f"ls -a {os.path.dirname(remote)} | grep -c pyinfra-upload"
+                                     " || true")
+    assert out.stdout.strip() == "0", "a temporary upload file was left behind"
+
+
+@pytest.mark.needs("files")
+def test_put_into_missing_directory_fails_cleanly(host: Host) -> None:
+    with pytest.raises(TransferError) as info:
+        host.put_file(io.BytesIO(b"x"), "/nonexistent-pyinfra-dir/file")
+    assert host.name in str(info.value)
+
+
+@pytest.mark.needs("files")
+def test_get_missing_file_leaves_local_target(host: Host, tmp_path: object) -> None:
+    import pathlib
+
+    local = pathlib.Path(str(tmp_path)) / "keep.txt"
+    local.write_text("precious")
+    with pytest.raises(TransferError):
+        host.get_file(remote_path("missing"), str(local))
+    assert local.read_text() == "precious"
+    assert sorted(p.name for p in pathlib.Path(str(tmp_path)).iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.needs("files", "sudo")
+def test_put_get_with_sudo(host: Host, target: ContractTarget) -> None:
+    remote = remote_path("sudo")
+    assert host.put_file(io.BytesIO(b"as root\n"), remote, _sudo=True)
+    ok, out = host.run_shell_command(f"stat -c %U {remote}")
+    assert ok and out.stdout == "root"
+    buffer = io.BytesIO()
+    assert host.get_file(remote, buffer, _sudo=True)
+    assert buffer.getvalue() == b"as root\n"
