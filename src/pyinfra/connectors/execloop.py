@@ -53,6 +53,7 @@ class Responder:
     secret: str
     refused_message: str
     answered: bool = False
+    swallow_newline: bool = False
 
 
 LineCallback = Callable[[OutputLine], None]
@@ -157,8 +158,17 @@ def _reader(
         pending += chunk
         if responders:
             pending = _answer_prompts(pending, responders, feeder, failure, process)
+            for responder in responders:
+                if responder.swallow_newline and pending:
+                    # the newline a terminal prints after a hidden password entry
+                    responder.swallow_newline = False
+                    for newline in (b"\r\n", b"\n"):
+                        if pending.startswith(newline):
+                            pending = pending[len(newline):]
+                            break
         if READY_MARKER in pending:
-            pending = pending.replace(READY_MARKER + b"\n", b"").replace(READY_MARKER, b"")
+            pending = (pending.replace(READY_MARKER + b"\r\n", b"")
+                       .replace(READY_MARKER + b"\n", b"").replace(READY_MARKER, b""))
             feeder.send_data_soon()
         if b"\n" in pending:
             *complete, pending = pending.split(b"\n")
@@ -185,6 +195,7 @@ def _answer_prompts(
             process.kill()
             continue
         responder.answered = True
+        responder.swallow_newline = True
         try:
             feeder.send_secret(responder.secret)
         except OSError:
