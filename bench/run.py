@@ -89,7 +89,7 @@ METRIC_ORDER = (
     "connect_seconds",
     "import_seconds",
     "cpu_seconds",
-    "cpu_seconds_per_run",
+    "child_cpu_seconds",
     "peak_rss_mb",
 )
 # Informational values: shown in the heading, never compared.
@@ -203,7 +203,18 @@ def ensure_side(name: str, reinstall: bool) -> Side:
 
 
 class ScenarioError(RuntimeError):
-    pass
+    def __init__(self, summary: str, detail: str) -> None:
+        super().__init__(summary)
+        self.detail = detail
+
+
+def _summarize(text: str) -> str:
+    """One line out of an error text: the last exception line, else the last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b", line):
+            return line
+    return lines[-1] if lines else "no output"
 
 
 def run_once(side: Side, scenario: Scenario, env: dict[str, str]) -> Metrics:
@@ -240,10 +251,10 @@ def run_once(side: Side, scenario: Scenario, env: dict[str, str]) -> Metrics:
         except json.JSONDecodeError:
             result = {}
     if proc.returncode != 0 or "error" in result or not result:
-        reason = result.get("error") or _tail(stderr or stdout) or "no output"
+        detail = str(result.get("error") or _tail(stderr or stdout, 40) or "no output")
         if proc.returncode < 0:
-            reason = f"killed by signal {-proc.returncode} (timeout {scenario.timeout}s?)"
-        raise ScenarioError(f"exit {proc.returncode}: {reason}")
+            detail = f"killed by signal {-proc.returncode} (timeout {scenario.timeout}s?)"
+        raise ScenarioError(f"exit {proc.returncode}: {_summarize(detail)}", detail)
 
     metrics: Metrics = {}
     for key, value in result.items():
@@ -261,6 +272,7 @@ def run_once(side: Side, scenario: Scenario, env: dict[str, str]) -> Metrics:
 class SideResult:
     status: str  # ok | error | unavailable | skipped
     reason: str = ""
+    detail: str = ""  # full error text (JSON only)
     runs: list[Metrics] = field(default_factory=list)
 
     @property
@@ -292,7 +304,11 @@ def run_scenario(
                 continue
             try:
                 metrics = run_once(sides[name], scenario, env)
-            except (ScenarioError, OSError) as error:
+            except ScenarioError as error:
+                result.status, result.reason, result.detail = "error", str(error), error.detail
+                log(f"[{name}] {scenario.name} run {index + 1}/{repeat}: ERROR {error}")
+                continue
+            except OSError as error:
                 result.status, result.reason = "error", str(error)
                 log(f"[{name}] {scenario.name} run {index + 1}/{repeat}: ERROR {error}")
                 continue
@@ -377,8 +393,14 @@ def headline(scenario: Scenario, results: dict[str, SideResult]) -> str:
         return f"{scenario.name}: ours {ours.status}, pyinfra3 {theirs.status}"
     a, b = ours.median["seconds"], theirs.median["seconds"]
     ratio = advantage("seconds", a, b)
-    verdict = describe("seconds", ratio) if ratio is not None else "n/a"
-    return f"{scenario.name}: ours {verdict} than pyinfra3 ({fmt(a)}s vs {fmt(b)}s)"
+    if ratio is None:
+        return f"{scenario.name}: n/a ({fmt(a)}s vs {fmt(b)}s)"
+    word = "faster" if ratio >= 1 else "slower"
+    times = ratio if ratio >= 1 else 1 / ratio
+    return (
+        f"{scenario.name}: ours is {times:.2f}x {word} than pyinfra3"
+        f" ({fmt(a)}s vs {fmt(b)}s; ratio {ratio:.2f})"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -488,6 +510,7 @@ def write_json(
                 name: {
                     "status": r.status,
                     "reason": r.reason,
+                    "detail": r.detail,
                     "median": r.median,
                     "runs": r.runs,
                 }

@@ -50,7 +50,7 @@ print(
             "min_seconds": min(times),
             "max_seconds": max(times),
             "runs": runs,
-            "cpu_seconds_per_run": (children.ru_utime + children.ru_stime) / (runs + 1),
+            "child_cpu_seconds": (children.ru_utime + children.ru_stime) / (runs + 1),
         }
     )
 )
