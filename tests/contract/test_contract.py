@@ -214,3 +214,13 @@ def test_put_get_with_sudo(host: Host, target: ContractTarget) -> None:
     buffer = io.BytesIO()
     assert host.get_file(remote, buffer, _sudo=True)
     assert buffer.getvalue() == b"as root\n"
+
+
+@pytest.mark.needs("shell")
+def test_shell_executable(host: Host) -> None:
+    ok, out = host.run_shell_command('echo "${BASH_VERSION:+bash}"', _shell_executable="bash")
+    assert ok and out.stdout == "bash"
+    ok, out = host.run_shell_command("echo plain", _shell_executable=None)
+    assert ok and out.stdout == "plain"
+    ok, out = host.run_shell_command("pwd", _shell_executable=None, _chdir="/")
+    assert ok and out.stdout == "/"
