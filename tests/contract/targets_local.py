@@ -11,5 +11,8 @@ def _local_process_exists(text: str) -> bool:
 
 
 def make_targets() -> list[ContractTarget]:
-    return [ContractTarget("local", "@local", capabilities=ALL_CAPABILITIES,
-                           process_exists=_local_process_exists)]
+    return [
+        ContractTarget(
+            "local", "@local", capabilities=ALL_CAPABILITIES, process_exists=_local_process_exists
+        )
+    ]

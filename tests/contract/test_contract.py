@@ -33,10 +33,15 @@ def test_exit_codes(host: Host) -> None:
 @pytest.mark.needs("shell")
 def test_stdout_stderr_order(host: Host) -> None:
     ok, out = host.run_shell_command(
-        "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 0.2; echo four >&2")
+        "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 0.2; echo four >&2"
+    )
     assert ok
     assert [(line.buffer_name, line.line) for line in out.combined_lines] == [
-        ("stdout", "one"), ("stderr", "two"), ("stdout", "three"), ("stderr", "four")]
+        ("stdout", "one"),
+        ("stderr", "two"),
+        ("stdout", "three"),
+        ("stderr", "four"),
+    ]
     assert out.stdout_lines == ["one", "three"]
     assert out.stderr_lines == ["two", "four"]
     assert out.stdout == "one\nthree"
@@ -60,9 +65,10 @@ def test_command_without_stdin_sees_eof(host: Host) -> None:
 
 @pytest.mark.needs("shell")
 def test_env_and_chdir(host: Host) -> None:
-    value = "it's a $VALUE with `ticks` and \"quotes\""
-    ok, out = host.run_shell_command('printf "%s\\n" "$PYI_A"; pwd',
-                                     _env={"PYI_A": value}, _chdir="/")
+    value = 'it\'s a $VALUE with `ticks` and "quotes"'
+    ok, out = host.run_shell_command(
+        'printf "%s\\n" "$PYI_A"; pwd', _env={"PYI_A": value}, _chdir="/"
+    )
     assert ok, out.stderr
     assert out.stdout_lines == [value, "/"]
 
@@ -114,8 +120,9 @@ def test_timeout_kills_the_whole_tree(host: Host, target: ContractTarget) -> Non
     assert elapsed < 15, "the timeout did not stop the command"
     assert target.process_exists is not None
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (target.process_exists(f"sleep {tag}1")
-                                           or target.process_exists(f"sleep {tag}2")):
+    while time.monotonic() < deadline and (
+        target.process_exists(f"sleep {tag}1") or target.process_exists(f"sleep {tag}2")
+    ):
         time.sleep(0.1)
     assert not target.process_exists(f"sleep {tag}1"), "background child left running"
     assert not target.process_exists(f"sleep {tag}2"), "timed-out command left running"
@@ -181,8 +188,9 @@ def test_put_replaces_and_keeps_mode(host: Host) -> None:
     assert host.put_file(io.BytesIO(b"two"), remote)
     ok, out = host.run_shell_command(f"stat -c %a {remote}; cat {remote}")
     assert ok and out.stdout_lines == ["640", "two"]
-    ok, out = host.run_shell_command(f"ls -a {os.path.dirname(remote)} | grep -c pyinfra-upload"
-                                     " || true")
+    ok, out = host.run_shell_command(
+        f"ls -a {os.path.dirname(remote)} | grep -c pyinfra-upload || true"
+    )
     assert out.stdout.strip() == "0", "a temporary upload file was left behind"
 
 

@@ -14,11 +14,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pyinfra(*args: str, cwd: Path | None = None, timeout: float = 120,
-            ) -> subprocess.CompletedProcess[str]:
+def pyinfra(
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-m", "pyinfra", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pyinfra", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def test_exec_uname() -> None:
@@ -56,7 +65,8 @@ def test_wrong_connector_data_type(tmp_path: Path) -> None:
         "from pyinfra.api.connectors import register_connector\n"
         "from tests_typed_connector import TypedLocal\n"
         "register_connector('typedlocal', TypedLocal)\n"
-        "web = ['@typedlocal']\n")
+        "web = ['@typedlocal']\n"
+    )
     (tmp_path / "tests_typed_connector.py").write_text(
         "from typing import TypedDict\n"
         "from pyinfra.connectors.base import DataMeta\n"
@@ -68,13 +78,27 @@ def test_wrong_connector_data_type(tmp_path: Path) -> None:
         "    data_meta = {'typed_port': DataMeta('port', 22)}\n"
         "    @staticmethod\n"
         "    def make_names_data(name=None):\n"
-        "        yield '@typedlocal', {}, []\n")
+        "        yield '@typedlocal', {}, []\n"
+    )
     env_path = f"{tmp_path}"
     result = subprocess.run(
-        [sys.executable, "-m", "pyinfra", str(inventory), "--data", "typed_port=abc",
-         "exec", "--", "true"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{env_path}"))
+        [
+            sys.executable,
+            "-m",
+            "pyinfra",
+            str(inventory),
+            "--data",
+            "typed_port=abc",
+            "exec",
+            "--",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{env_path}"),
+    )
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "@typedlocal" in output and "typed_port" in output
@@ -123,7 +147,8 @@ def test_deploy_with_shell_timeout_sudo_env(tmp_path: Path) -> None:
         "             _env={'GREETING': 'hello world'})\n"
         "server.shell(name='who', commands=['id -un'], _sudo=True, _sudo_user='nobody')\n"
         "server.shell(name='slow', commands=['sleep 20'], _timeout=1)\n"
-        f"server.shell(name='never', commands=['touch {marker}.never'])\n")
+        f"server.shell(name='never', commands=['touch {marker}.never'])\n"
+    )
     result = pyinfra("@local", str(deploy), "-v")
     assert marker.read_text() == "hello world\n"
     assert "[@local] nobody" in result.stdout
@@ -137,7 +162,8 @@ def test_inventory_file_groups_data_limit(tmp_path: Path) -> None:
     inventory.write_text(
         "all = {'greeting': 'global'}\n"
         "web = (['@fake/web1', '@fake/web2'], {'role': 'web'})\n"
-        "db = ['@local']\n")
+        "db = ['@local']\n"
+    )
     (tmp_path / "group_data").mkdir()
     (tmp_path / "group_data" / "db.py").write_text("role = 'database'\n")
     deploy = tmp_path / "deploy.py"
@@ -146,7 +172,8 @@ def test_inventory_file_groups_data_limit(tmp_path: Path) -> None:
         "from pyinfra import host\n"
         "from pyinfra.operations import server\n"
         f"server.shell(commands=['echo ' + host.data.role + ' ' + host.data.greeting"
-        f" + ' ' + host.data.extra + ' >> {out}'])\n")
+        f" + ' ' + host.data.extra + ' >> {out}'])\n"
+    )
     result = pyinfra(str(inventory), str(deploy), "--limit", "db", "--data", "extra=x1")
     assert result.returncode == 0, result.stderr + result.stdout
     assert out.read_text() == "database global x1\n"
@@ -185,9 +212,13 @@ def test_ctrl_c_kills_running_commands() -> None:
     base = 40000 + uuid.uuid4().int % 9000
     tag = f"{base + 1}"  # the command line says $((base+1)): pgrep only finds the sleep
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.Popen([sys.executable, "-m", "pyinfra", "@local", "exec", "--",
-                             f"sleep $(({base}+1))"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyinfra", "@local", "exec", "--", f"sleep $(({base}+1))"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if subprocess.run(["pgrep", "-f", f"sleep {tag}"], capture_output=True).returncode == 0:
@@ -201,8 +232,9 @@ def test_ctrl_c_kills_running_commands() -> None:
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-f", f"sleep {tag}"],
-                          capture_output=True).returncode != 0, "command left running"
+    assert subprocess.run(["pgrep", "-f", f"sleep {tag}"], capture_output=True).returncode != 0, (
+        "command left running"
+    )
 
 
 def test_python_dash_m_and_console_script_agree() -> None:

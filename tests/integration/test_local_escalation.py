@@ -33,8 +33,7 @@ def _system_python_ready() -> str | None:
         return "needs root to create test users"
     if not shutil.which("sudo") or not shutil.which("runuser"):
         return "sudo/runuser not installed"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import typing_extensions"],
-                           capture_output=True)
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import typing_extensions"], capture_output=True)
     if probe.returncode != 0:
         return "system python3 lacks typing_extensions (apt-get install python3-typing-extensions)"
     return None
@@ -63,19 +62,31 @@ def tmp_path() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_as_user(code: str, tmp_path: Path, env: dict[str, str] | None = None,
-                ) -> subprocess.CompletedProcess[str]:
+def run_as_user(
+    code: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(code))
     script.chmod(0o644)
-    full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(ROOT / "src"),
-                "HOME": f"/home/{USER}", **(env or {})}
-    return subprocess.run(["runuser", "-u", USER, "--", SYSTEM_PYTHON, str(script)],
-                          capture_output=True, text=True, timeout=120, env=full_env,
-                          cwd=str(tmp_path))
+    full_env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYTHONPATH": str(ROOT / "src"),
+        "HOME": f"/home/{USER}",
+        **(env or {}),
+    }
+    return subprocess.run(
+        ["runuser", "-u", USER, "--", SYSTEM_PYTHON, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
+        cwd=str(tmp_path),
+    )
 
 
-PRELUDE = '''
+PRELUDE = """
 import os, sys
 from pyinfra.api import Inventory, State, Config
 inventory = Inventory((["@local"], {}))
@@ -83,11 +94,13 @@ state = State(inventory, Config())
 host = inventory.get_host("@local")
 host.connect(raise_exceptions=True)
 PW = os.environ["PYI_PW"]
-'''
+"""
 
 
 def test_sudo_with_password(users: dict[str, str], tmp_path: Path) -> None:
-    result = run_as_user(PRELUDE + '''
+    result = run_as_user(
+        PRELUDE
+        + """
 ok, out = host.run_shell_command("id -un", _sudo=True, _sudo_password=PW)
 print("ID", ok, out.stdout, out.stderr)
 ok, out = host.run_shell_command("cat", _sudo=True, _sudo_password=PW, _stdin="data-only\\n")
@@ -95,7 +108,10 @@ print("CAT", ok, repr(out.stdout), repr(out.stderr))
 ok, out = host.run_shell_command("id -un", _sudo=True, _sudo_password=PW,
                                  _sudo_user="nobody")
 print("NOBODY", ok, out.stdout)
-''', tmp_path, env={"PYI_PW": users["password"]})
+""",
+        tmp_path,
+        env={"PYI_PW": users["password"]},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "ID True root " in lines
@@ -117,35 +133,51 @@ def test_sudo_password_not_in_process_list(users: dict[str, str], tmp_path: Path
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = run_as_user(PRELUDE + '''
+        result = run_as_user(
+            PRELUDE
+            + """
 ok, out = host.run_shell_command("sleep 1; id -un", _sudo=True, _sudo_password=PW)
 print("ID", ok, out.stdout)
-''', tmp_path, env={"PYI_PW": users["password"]})
+""",
+            tmp_path,
+            env={"PYI_PW": users["password"]},
+        )
     finally:
         stop.set()
         watcher.join()
     assert "ID True root" in result.stdout, result.stderr
-    assert any("sudo" in snapshot and "sleep 1" in snapshot for snapshot in seen), \
+    assert any("sudo" in snapshot and "sleep 1" in snapshot for snapshot in seen), (
         "the watcher never saw the command (test would prove nothing)"
+    )
     assert not any(users["password"] in snapshot for snapshot in seen)
 
 
 def test_wrong_sudo_password_fails_fast(users: dict[str, str], tmp_path: Path) -> None:
-    result = run_as_user(PRELUDE + '''
+    result = run_as_user(
+        PRELUDE
+        + """
 ok, out = host.run_shell_command("id -un", _sudo=True, _sudo_password="wrong-password",
                                  _timeout=60)
 print("RESULT", ok, out.stdout_lines, out.stderr_lines)
-''', tmp_path, env={"PYI_PW": users["password"]})
+""",
+        tmp_path,
+        env={"PYI_PW": users["password"]},
+    )
     assert result.returncode == 0, result.stderr
     assert "RESULT False []" in result.stdout
     assert "sudo refused the password" in result.stdout
 
 
 def test_sudo_without_password_explains(users: dict[str, str], tmp_path: Path) -> None:
-    result = run_as_user(PRELUDE + '''
+    result = run_as_user(
+        PRELUDE
+        + """
 ok, out = host.run_shell_command("id -un", _sudo=True)
 print("RESULT", ok, out.stderr_lines[-1])
-''', tmp_path, env={"PYI_PW": users["password"]})
+""",
+        tmp_path,
+        env={"PYI_PW": users["password"]},
+    )
     assert result.returncode == 0, result.stderr
     assert "RESULT False pyinfra: sudo needs a password" in result.stdout
 
@@ -153,14 +185,19 @@ print("RESULT", ok, out.stderr_lines[-1])
 def test_put_and_get_with_sudo_password(users: dict[str, str], tmp_path: Path) -> None:
     target_dir = tmp_path / "rootonly"
     target_dir.mkdir(mode=0o700)
-    result = run_as_user(PRELUDE + f'''
+    result = run_as_user(
+        PRELUDE
+        + f'''
 import io
 ok = host.put_file(io.BytesIO(b"secret-content"), "{target_dir}/f", _sudo=True,
                    _sudo_password=PW)
 buf = io.BytesIO()
 ok2 = host.get_file("{target_dir}/f", buf, _sudo=True, _sudo_password=PW)
 print("PUTGET", ok, ok2, buf.getvalue())
-''', tmp_path, env={"PYI_PW": users["password"]})
+''',
+        tmp_path,
+        env={"PYI_PW": users["password"]},
+    )
     assert result.returncode == 0, result.stderr
     assert "PUTGET True True b'secret-content'" in result.stdout
     assert (target_dir / "f").read_bytes() == b"secret-content"
@@ -168,14 +205,19 @@ print("PUTGET", ok, ok2, buf.getvalue())
 
 
 def test_su_with_password(users: dict[str, str], tmp_path: Path) -> None:
-    result = run_as_user(PRELUDE + '''
+    result = run_as_user(
+        PRELUDE
+        + """
 ok, out = host.run_shell_command("id -un", _su_user="pyisutarget",
                                  _su_password=os.environ["PYI_SU_PW"], _timeout=60)
 print("SU", ok, out.stdout_lines)
 ok, out = host.run_shell_command("id -un", _su_user="pyisutarget",
                                  _su_password="wrong", _timeout=60)
 print("SUWRONG", ok)
-''', tmp_path, env={"PYI_PW": users["password"], "PYI_SU_PW": users["su_password"]})
+""",
+        tmp_path,
+        env={"PYI_PW": users["password"], "PYI_SU_PW": users["su_password"]},
+    )
     assert result.returncode == 0, result.stderr
     assert "SU True ['pyisutarget']" in result.stdout, result.stdout
     assert "SUWRONG False" in result.stdout

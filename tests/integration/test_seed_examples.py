@@ -18,12 +18,19 @@ def run_script(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "example.py"
     script.write_text(textwrap.dedent(code))
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
 
 
 def test_local_inventory_and_execution_example(tmp_path: Path) -> None:
-    result = run_script('''
+    result = run_script(
+        """
         from pyinfra.api import Inventory, State, Config
         from pyinfra.api import StringCommand
 
@@ -52,7 +59,9 @@ def test_local_inventory_and_execution_example(tmp_path: Path) -> None:
         assert any("Reading package lists" in l or "Hit" in l or "Get" in l
                    for l in output.stdout_lines), output.stdout_lines
         print("OK")
-    ''', tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "stdout:" in result.stdout and "OK" in result.stdout
 
@@ -62,7 +71,8 @@ def test_file_transfer_examples(tmp_path: Path) -> None:
     (tmp_path / "remote").mkdir()
     (tmp_path / "local" / "file.txt").write_text("local file\n")
     (tmp_path / "remote" / "config.json").write_text('{"a": 1}\n')
-    result = run_script(f'''
+    result = run_script(
+        f'''
         from pyinfra.api import Inventory, State, Config
         inventory = Inventory((["@local"], {{}}))
         state = State()
@@ -107,7 +117,9 @@ def test_file_transfer_examples(tmp_path: Path) -> None:
             content = file_io.getvalue()
         assert content == open("/etc/hosts", "rb").read()
         print("OK")
-    ''', tmp_path)
+    ''',
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "remote" / "file.txt").read_text() == "local file\n"
     assert (tmp_path / "hello.txt").read_text() == "Hello, World!"
@@ -115,7 +127,8 @@ def test_file_transfer_examples(tmp_path: Path) -> None:
 
 
 def test_connection_management_examples(tmp_path: Path) -> None:
-    result = run_script('''
+    result = run_script(
+        """
         import time
         from pyinfra.api import Inventory, State, Config
         from pyinfra.api.exceptions import ConnectError
@@ -156,14 +169,20 @@ def test_connection_management_examples(tmp_path: Path) -> None:
                 host.disconnect()
                 print(f"Disconnected from {host.name}")
         assert not host.connected
-    ''', tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "Connected to @local", "Host is connected", "Disconnected from @local"]
+        "Connected to @local",
+        "Host is connected",
+        "Disconnected from @local",
+    ]
 
 
 def test_command_output_and_helpers_examples(tmp_path: Path) -> None:
-    result = run_script('''
+    result = run_script(
+        """
         from pyinfra.api import Inventory, State, Config, StringCommand
         from pyinfra.connectors.util import CommandOutput, OutputLine
         from pyinfra.connectors.util import (
@@ -204,7 +223,9 @@ def test_command_output_and_helpers_examples(tmp_path: Path) -> None:
             return host.run_shell_command("id -un", **arguments)
         ok, out = execute_command_with_sudo_retry(host, {"_sudo": True}, execute)
         assert ok and out.stdout == "root" and len(calls) == 1
-    ''', tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "sudo -H -n -u root sh -c" in result.stdout
 
@@ -308,7 +329,7 @@ inventory = Inventory(
 
 
 def test_custom_connector_example_as_written(tmp_path: Path) -> None:
-    code = CUSTOM_CONNECTOR + textwrap.dedent('''
+    code = CUSTOM_CONNECTOR + textwrap.dedent("""
         from pyinfra.api import State, Config
         state = State(inventory, Config())
         host = inventory.get_host("@mycustom/target")
@@ -319,7 +340,7 @@ def test_custom_connector_example_as_written(tmp_path: Path) -> None:
         assert host.put_file("/etc/hosts", "/tmp/x") is True
         host.disconnect()
         print("DONE")
-    ''')
+    """)
     result = run_script(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -335,18 +356,25 @@ def test_timeout_operation_example_in_a_deploy(tmp_path: Path) -> None:
     slow.write_text("#!/bin/sh\nsleep 0.2\necho slow done\n")
     slow.chmod(0o755)
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent('''
+    deploy.write_text(
+        textwrap.dedent("""
         from pyinfra.operations import server
         server.shell(
             name = "Long running command" ,
             commands = [ "./slow-script.sh" ],
             _timeout = 300 , # 5 minutes
-            _chdir = "%s",
+            _chdir = "TMP",
         )
-    ''' % tmp_path))
+    """).replace("TMP", str(tmp_path))
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    result = subprocess.run([sys.executable, "-m", "pyinfra", "@local", str(deploy), "-v"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pyinfra", "@local", str(deploy), "-v"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "slow done" in result.stdout
 
@@ -354,7 +382,12 @@ def test_timeout_operation_example_in_a_deploy(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["@nope/x"])
 def test_unknown_connector_cli(bad: str) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    result = subprocess.run([sys.executable, "-m", "pyinfra", bad, "exec", "--", "true"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pyinfra", bad, "exec", "--", "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "@local" in result.stderr and "Traceback" not in result.stderr

@@ -30,27 +30,57 @@ from pyinfra.progress import progress_spinner
 
 
 def test_connector_argument_keys() -> None:
-    for key in ("_sudo", "_sudo_user", "_use_sudo_login", "_sudo_password", "_preserve_sudo_env",
-                "_su_user", "_use_su_login", "_preserve_su_env", "_su_shell", "_su_password",
-                "_doas", "_doas_user", "_shell_executable", "_chdir", "_env", "_temp_dir",
-                "_success_exit_codes", "_timeout", "_get_pty", "_stdin", "_retries",
-                "_retry_delay", "_retry_until"):
+    for key in (
+        "_sudo",
+        "_sudo_user",
+        "_use_sudo_login",
+        "_sudo_password",
+        "_preserve_sudo_env",
+        "_su_user",
+        "_use_su_login",
+        "_preserve_su_env",
+        "_su_shell",
+        "_su_password",
+        "_doas",
+        "_doas_user",
+        "_shell_executable",
+        "_chdir",
+        "_env",
+        "_temp_dir",
+        "_success_exit_codes",
+        "_timeout",
+        "_get_pty",
+        "_stdin",
+        "_retries",
+        "_retry_delay",
+        "_retry_until",
+    ):
         assert key in CONNECTOR_ARGUMENT_KEYS
     assert get_execution_kwarg_keys() == list(CONNECTOR_ARGUMENT_KEYS)
 
 
 def test_extract_control_arguments() -> None:
-    args: dict[str, Any] = {"_sudo": True, "_timeout": 3, "_stdin": "x", "_get_pty": False,
-                            "_success_exit_codes": [0, 1]}
+    args: dict[str, Any] = {
+        "_sudo": True,
+        "_timeout": 3,
+        "_stdin": "x",
+        "_get_pty": False,
+        "_success_exit_codes": [0, 1],
+    }
     control = extract_control_arguments(args)
-    assert control == {"_timeout": 3, "_stdin": "x", "_get_pty": False,
-                       "_success_exit_codes": [0, 1]}
+    assert control == {
+        "_timeout": 3,
+        "_stdin": "x",
+        "_get_pty": False,
+        "_success_exit_codes": [0, 1],
+    }
     assert args == {"_sudo": True}
 
 
 def test_command_output_and_split() -> None:
-    out = CommandOutput([OutputLine("stdout", "a"), OutputLine("stderr", "b"),
-                         OutputLine("stdout", "c")])
+    out = CommandOutput(
+        [OutputLine("stdout", "a"), OutputLine("stderr", "b"), OutputLine("stdout", "c")]
+    )
     assert out.output_lines == ["a", "b", "c"]
     assert split_combined_output(out) == (["a", "c"], ["b"])
     with pytest.raises(ValueError):
@@ -191,8 +221,7 @@ class FlakyConnector(FakeConnector):
     """Fails to connect for names containing 'bad'."""
 
     @staticmethod
-    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any],
-                                                                   list[str]]]:
+    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
         for part in (name or "").split(","):
             yield f"@flaky/{part}", {}, []
 

@@ -98,14 +98,16 @@ def test_shell_executable_is_quoted_and_none_means_no_shell() -> None:
 
 
 def test_sudo_flags() -> None:
-    raw = make_unix_command("id", _sudo=True, _sudo_user="bob", _use_sudo_login=True,
-                            _preserve_sudo_env=True).get_raw_value()
+    raw = make_unix_command(
+        "id", _sudo=True, _sudo_user="bob", _use_sudo_login=True, _preserve_sudo_env=True
+    ).get_raw_value()
     assert raw == "sudo -H -n -i -E -u bob sh -c id"
 
 
 def test_su_flags() -> None:
-    raw = make_unix_command("id", _su_user="bob", _use_su_login=True, _preserve_su_env=True,
-                            _su_shell="/bin/bash").get_raw_value()
+    raw = make_unix_command(
+        "id", _su_user="bob", _use_su_login=True, _preserve_su_env=True, _su_shell="/bin/bash"
+    ).get_raw_value()
     assert raw == "su -l -m -s /bin/bash bob -c 'sh -c id'"
 
 
@@ -133,7 +135,12 @@ def test_make_unix_command_for_host_resolution_order() -> None:
     raw = make_unix_command_for_host(state, host, "id", _sudo_user="from-call").get_raw_value()
     assert raw == "sudo -H -n -u from-call bash -c id"
     # The seed's example form
-    raw = make_unix_command_for_host(state, host, StringCommand("apt-get", "update"),
-                                     _sudo=True, _sudo_user="root",
-                                     _env={"PATH": "/usr/local/bin"}).get_raw_value()
+    raw = make_unix_command_for_host(
+        state,
+        host,
+        StringCommand("apt-get", "update"),
+        _sudo=True,
+        _sudo_user="root",
+        _env={"PATH": "/usr/local/bin"},
+    ).get_raw_value()
     assert raw == "sudo -H -n -u root bash -c 'export PATH=/usr/local/bin && apt-get update'"

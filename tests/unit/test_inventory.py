@@ -50,8 +50,9 @@ def test_constructor_forms_and_precedence() -> None:
 
 
 def test_later_group_wins() -> None:
-    inventory = Inventory((["@fake/a"], {}), first=(["@fake/a"], {"x": 1}),
-                          second=(["@fake/a"], {"x": 2}))
+    inventory = Inventory(
+        (["@fake/a"], {}), first=(["@fake/a"], {"x": 1}), second=(["@fake/a"], {"x": 2})
+    )
     assert inventory.get_host("@fake/a").data.x == 2
 
 
@@ -130,8 +131,9 @@ class TypedConnector(BaseConnector):
     def make_names_data(name: str) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
         yield f"@typed/{name}", {}, []
 
-    def run_shell_command(self, command: Any, print_output: bool, print_input: bool,
-                          **arguments: Any) -> Any:
+    def run_shell_command(
+        self, command: Any, print_output: bool, print_input: bool, **arguments: Any
+    ) -> Any:
         raise NotImplementedError
 
     def put_file(self, *args: Any, **kwargs: Any) -> bool:
@@ -144,8 +146,9 @@ class TypedConnector(BaseConnector):
 def test_connector_data_types_checked() -> None:
     register_connector("typed", TypedConnector)
     try:
-        inventory = Inventory(([("@typed/a", {"typed_port": "22"}),
-                                ("@typed/b", {"typed_ratio": 1})], {}))
+        inventory = Inventory(
+            ([("@typed/a", {"typed_port": "22"}), ("@typed/b", {"typed_ratio": 1})], {})
+        )
         State(inventory, Config())
         with pytest.raises(ConnectorDataTypeError) as info:
             inventory.get_host("@typed/a").connector  # noqa: B018
