@@ -140,23 +140,18 @@ class ExecutionConnector(BaseConnector):
         args = dict(arguments)
         args.pop("_stdin", None)
         args.pop("_get_pty", None)
-        target = DownloadTarget(filename_or_io)
-        try:
+        with DownloadTarget(filename_or_io) as write:
             ok, output = self._run(
                 download_command(remote_filename),
                 print_output,
                 print_input,
                 args,
-                stdout_sink=target.write,
+                stdout_sink=write,
             )
             if not ok:
                 raise TransferError(
                     f"{self.host.name}: download of {remote_filename} failed: {_last_error(output)}"
                 )
-            target.commit()
-        except BaseException:
-            target.abort()
-            raise
         return True
 
 

@@ -245,11 +245,6 @@ class FakeConnector(BaseConnector):
             raise TransferError(
                 f"{self.host.name}: download of {remote_filename} failed: No such file (fake host)"
             )
-        target = DownloadTarget(filename_or_io)
-        try:
-            target.write(data)
-            target.commit()
-        except BaseException:
-            target.abort()
-            raise
+        with DownloadTarget(filename_or_io) as write:
+            write(data)
         return True

@@ -125,13 +125,7 @@ class LocalConnector(ExecutionConnector):
             raise TransferError(
                 f"{self.host.name}: download of {remote_filename} failed: {exc.strerror or exc}"
             ) from exc
-        target = DownloadTarget(filename_or_io)
-        try:
-            with source:
-                while chunk := source.read(1 << 20):
-                    target.write(chunk)
-            target.commit()
-        except BaseException:
-            target.abort()
-            raise
+        with source, DownloadTarget(filename_or_io) as write:
+            while chunk := source.read(1 << 20):
+                write(chunk)
         return True

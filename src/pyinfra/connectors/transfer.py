@@ -122,6 +122,20 @@ class DownloadTarget:
         elif self._textbuf is not None:
             self._io.write(self._textbuf.decode("utf-8", errors="replace"))
 
+    def __enter__(self) -> Callable[[bytes], Any]:
+        return self.write
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        """Commit when the block succeeded, remove the partial download otherwise."""
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
+
     def abort(self) -> None:
         if self._handle is not None:
             with contextlib.suppress(OSError):
