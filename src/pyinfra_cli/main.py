@@ -18,7 +18,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.parallel import connect_all, disconnect_all, run_on_hosts
 from pyinfra.api.state import State
 from pyinfra.connectors.execloop import kill_all_processes
-from pyinfra_cli.inventory import make_inventory
+from pyinfra_cli.deployview import DeployView, operations_table
+from pyinfra_cli.inventory import make_inventory, select_hosts
 from pyinfra_cli.operations import (
     CliError,
     DebugInventoryCommand,
@@ -28,6 +29,7 @@ from pyinfra_cli.operations import (
     parse_operations,
 )
 from pyinfra_cli.render import Renderer, install_logging
+from pyinfra_cli.render import lock as renderer_lock
 
 
 def _parse_data(items: tuple[str, ...]) -> dict[str, Any]:
@@ -48,6 +50,13 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Any]:
 @click.argument("operations", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
 @click.option("--dry", is_flag=True, help="Show what would change, change nothing.")
+@click.option("--diff", is_flag=True, help="Show a diff of the file contents that change.")
+@click.option(
+    "--serial", is_flag=True, help="Run each operation on one host at a time, in order."
+)
+@click.option(
+    "--no-wait", "no_wait", is_flag=True, help="Don't wait for all hosts between operations."
+)
 @click.option("-v", "verbosity", count=True, help="-v output, -vv commands, -vvv more.")
 @click.option("--limit", multiple=True, help="Only hosts matching this glob or group.")
 @click.option("--data", "data_items", multiple=True, help="Override data: key=value.")
@@ -92,6 +101,9 @@ def cli(
     operations: tuple[str, ...],
     yes: bool,
     dry: bool,
+    diff: bool,
+    serial: bool,
+    no_wait: bool,
     verbosity: int,
     limit: tuple[str, ...],
     data_items: tuple[str, ...],
@@ -124,6 +136,8 @@ def cli(
     ctx.obj = {"debug": debug, "renderer": renderer}
 
     parsed = parse_operations(list(operations))
+    if serial and no_wait:
+        raise CliError("--serial and --no-wait cannot be used together")
 
     override: dict[str, Any] = _parse_data(data_items)
     for key, value in (("ssh_user", ssh_user), ("ssh_port", ssh_port), ("ssh_key", ssh_key)):
@@ -152,7 +166,7 @@ def cli(
         config.SUDO_PASSWORD = click.prompt("sudo password", hide_input=True, err=True)
 
     inv = make_inventory(inventory, override)
-    hosts = inv.select(limit) if limit else list(inv)
+    hosts = select_hosts(inv, limit)
     if not hosts:
         raise CliError(f"--limit {', '.join(limit)} matches no host of the inventory")
     state = State()
@@ -182,7 +196,18 @@ def cli(
         elif isinstance(parsed, FactCommand):
             results, facts_out = _run_facts(state, connected, parsed)
         elif isinstance(parsed, DeployCommand):
-            results = run_deploys(state, connected, parsed.deploys)
+            view = DeployView(renderer, verbosity, diff, len(connected))
+            state.add_callback_handler(view)
+            mode = "serial" if serial else ("no_wait" if no_wait else "lockstep")
+            with view.live():
+                results = run_deploys(
+                    state,
+                    connected,
+                    parsed.deploys,
+                    on_done=lambda _result: view.host_finished(),
+                    mode=mode,
+                    diff=diff,
+                )
     finally:
         disconnect_all(state, hosts)
     elapsed = time.monotonic() - started
@@ -287,10 +312,12 @@ def _report(
             status = "Success" if (changed or not ops) else "No changes"
             detail = f"{len(ops)} operations, {changed} changed" if ops else ""
             if state.dry and ops:
-                detail += " (dry run: nothing executed)"
+                status = "Would change" if changed else status
+                detail = f"{len(ops)} operations, {changed} would change (dry run)"
             rows.append((host.name, status, detail))
         payload["hosts"][host.name] = {
             "success": bool(result and result.success),
+            "dry": state.dry,
             "error": (result.error if result else state.host_errors.get(host.name)),
             "operations": [op.to_dict() for op in ops],
         }
@@ -303,13 +330,33 @@ def _report(
         for host_name, values in facts.items():
             for fact_name, value in values.items():
                 renderer.info(f"[{host_name}] {fact_name}: {json.dumps(value, default=str)}")
+    table = operations_table(state, [host.name for host in hosts], renderer.out.width)
+    if table is not None:
+        renderer.info("")
+        with renderer_lock():
+            renderer.out.print(table)
+        renderer.info("")
     renderer.summary(rows)
     return any_failed
 
 
+_SECRET_WORDS = ("password", "passphrase", "secret", "token")
+
+
+def _mask_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: ("***" if value and any(w in key.lower() for w in _SECRET_WORDS) else value)
+        for key, value in data.items()
+    }
+
+
 def _debug_inventory(renderer: Renderer, hosts: list[Host], json_mode: bool) -> None:
     data = {
-        h.name: {"groups": h.groups, "connector": h.connector_cls.__name__, "data": h.data.dict()}
+        h.name: {
+            "groups": h.groups,
+            "connector": h.connector_cls.__name__,
+            "data": _mask_secrets(h.data.dict()),
+        }
         for h in hosts
     }
     if json_mode:

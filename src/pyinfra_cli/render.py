@@ -14,6 +14,11 @@ from rich.text import Text
 _lock = threading.Lock()
 
 
+def lock() -> threading.Lock:
+    """The lock every print to the consoles takes (keeps lines of threads apart)."""
+    return _lock
+
+
 class Renderer:
     def __init__(self, verbosity: int, json_mode: bool = False) -> None:
         self.verbosity = verbosity
@@ -30,6 +35,12 @@ class Renderer:
         message.append(text, style=style)
         with _lock:
             self.out.print(message)
+
+    def print_lines(self, lines: list[Text]) -> None:
+        """Print several lines at once (they stay together between threads)."""
+        with _lock:
+            for line in lines:
+                self.out.print(line)
 
     def info(self, text: str, style: str = "") -> None:
         with _lock:
@@ -49,7 +60,7 @@ class Renderer:
         table.add_column("Result")
         table.add_column("Details", overflow="fold")
         for host, status, detail in rows:
-            style = {"Success": "green", "Error": "red", "No changes": ""}.get(status, "")
+            style = {"Success": "green", "Error": "red", "Would change": "yellow"}.get(status, "")
             table.add_row(host, Text(status, style=style), detail)
         with _lock:
             self.out.print(table)

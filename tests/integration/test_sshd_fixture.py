@@ -14,6 +14,9 @@ from pathlib import Path
 
 import paramiko
 import pytest
+
+from pyinfra.api.exceptions import HostKeyError
+from pyinfra.connectors.sshhostkeys import HostKeyPolicy, fingerprint
 from tests.targets.sshd import (
     SSHServer,
     ensure_user,
@@ -23,9 +26,6 @@ from tests.targets.sshd import (
     require_root,
     sudoers_path,
 )
-
-from pyinfra.api.exceptions import HostKeyError
-from pyinfra.connectors.sshhostkeys import HostKeyPolicy, fingerprint
 
 sshd = make_sshd_fixture(scope="module")
 

@@ -1,13 +1,18 @@
-"""Run deploy files on hosts: each host runs the deploy in its own thread, in parallel.
+"""Run deploy files on hosts: each host runs the deploy in its own thread.
 
 The deploy file's code is compiled once; each host executes it with the context
-(``pyinfra.host``...) set to itself, so operations run at once on that host.
+(``pyinfra.host``...) set to itself, so operations run at once on that host. A
+:class:`~pyinfra.api.scheduler.Scheduler` keeps the hosts in lock-step (or serial, or
+not waiting: ``mode``) and bounds how many operations execute at the same time.
+A host whose operation fails stops its own deploy; the others continue unless more
+than ``FAIL_PERCENT`` of the hosts have failed, which stops the run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
 from pyinfra.api.exceptions import DeployError, PyinfraError
-from pyinfra.api.operation import HostOperationFailed
-from pyinfra.api.parallel import run_on_hosts
+from pyinfra.api.operation import HostOperationFailed, register_stop_frame
+from pyinfra.api.parallel import pool_size
+from pyinfra.api.scheduler import RunStopped, Scheduler
+from pyinfra.connectors.execloop import kill_all_processes
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
@@ -33,12 +40,21 @@ class DeployFile:
 
 
 @dataclass
+class DeployCallable:
+    """A Python callable run as a deploy (used for single operations from the CLI)."""
+
+    label: str
+    function: Callable[[], Any]
+
+
+@dataclass
 class HostRunResult:
     host: str
     success: bool
     error: str | None = None
     traceback: str | None = None
     operations: list[Any] = field(default_factory=list)
+    stopped: bool = False
 
 
 def load_deploy_file(path: str) -> DeployFile:
@@ -61,20 +77,48 @@ def load_deploy_file(path: str) -> DeployFile:
     return DeployFile(path, code)
 
 
-def _user_frame(exc: BaseException, path: str) -> int | None:
+def _user_line(exc: BaseException, path: str) -> int | None:
+    """The last line of ``path`` in the exception's traceback."""
     line = None
+    target = os.path.abspath(path)
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        if os.path.abspath(frame.f_code.co_filename) == os.path.abspath(path):
+        if os.path.abspath(frame.f_code.co_filename) == target:
             line = lineno
     return line
 
 
-@dataclass
-class DeployCallable:
-    """A Python callable run as a deploy (used for single operations from the CLI)."""
+def _exec_deploy(deploy: DeployFile | DeployCallable, namespace: dict[str, Any]) -> None:
+    if isinstance(deploy, DeployCallable):
+        deploy.function()
+    else:
+        exec(deploy.code, namespace)  # noqa: S102 - running the user's deploy
 
-    label: str
-    function: Callable[[], Any]
+
+register_stop_frame(_exec_deploy.__code__)
+
+
+def _error_result(
+    host: Host, deploy: DeployFile | DeployCallable, exc: BaseException
+) -> HostRunResult:
+    if isinstance(exc, RunStopped):
+        return HostRunResult(host.name, False, str(exc), stopped=True)
+    if isinstance(exc, HostOperationFailed):
+        return HostRunResult(host.name, False, str(exc))
+    if isinstance(deploy, DeployFile):
+        line = _user_line(exc, deploy.path)
+        where = f"{deploy.path}, line {line}" if line else deploy.path
+    else:
+        where = deploy.label
+    if isinstance(exc, PyinfraError):
+        if isinstance(deploy, DeployCallable) and str(exc).startswith(deploy.label):
+            return HostRunResult(host.name, False, str(exc))
+        return HostRunResult(host.name, False, f"{where}, host {host.name}: {exc}")
+    return HostRunResult(
+        host.name,
+        False,
+        f"{where}, host {host.name}: {type(exc).__name__}: {exc}",
+        traceback="".join(traceback.format_exception(exc)),
+    )
 
 
 def run_deploy_on_host(
@@ -82,47 +126,46 @@ def run_deploy_on_host(
     host: Host,
     deploys: list[DeployFile | DeployCallable],
     extra_globals: dict[str, Any] | None = None,
+    run: Scheduler | None = None,
 ) -> HostRunResult:
-    with context.use(host=host, state=state, inventory=state.inventory, config=state.config):
+    """Run every deploy on ``host`` in this thread; stops at the first failure."""
+    values: dict[str, Any] = {
+        "host": host,
+        "state": state,
+        "inventory": state.inventory,
+        "config": state.config,
+    }
+    if run is not None:
+        values["run"] = run
+    with context.use(**values):
         for deploy in deploys:
-            if isinstance(deploy, DeployCallable):
-                try:
-                    deploy.function()
-                except HostOperationFailed as exc:
-                    return HostRunResult(host.name, False, str(exc))
-                except PyinfraError as exc:
-                    return HostRunResult(host.name, False, str(exc))
-                except Exception as exc:  # noqa: BLE001
-                    return HostRunResult(
-                        host.name,
-                        False,
-                        f"{deploy.label}: {type(exc).__name__}: {exc}",
-                        traceback="".join(traceback.format_exception(exc)),
-                    )
-                continue
-            namespace: dict[str, Any] = {
-                "__name__": "__pyinfra_deploy__",
-                "__file__": os.path.abspath(deploy.path),
-            }
+            namespace: dict[str, Any] = {"__name__": "__pyinfra_deploy__"}
+            deploy_dir = os.getcwd()
+            if isinstance(deploy, DeployFile):
+                namespace["__file__"] = os.path.abspath(deploy.path)
+                deploy_dir = os.path.dirname(os.path.abspath(deploy.path))
             namespace.update(extra_globals or {})
             try:
-                exec(deploy.code, namespace)  # noqa: S102 - running the user's deploy
-            except HostOperationFailed as exc:
-                return HostRunResult(host.name, False, str(exc))
-            except PyinfraError as exc:
-                line = _user_frame(exc, deploy.path)
-                where = f" ({deploy.path}, line {line})" if line else ""
-                return HostRunResult(host.name, False, f"{exc}{where}")
-            except Exception as exc:  # noqa: BLE001 - user code: report with place
-                line = _user_frame(exc, deploy.path)
-                where = f"{deploy.path}, line {line}" if line else deploy.path
-                return HostRunResult(
-                    host.name,
-                    False,
-                    f"{where}: {type(exc).__name__}: {exc}",
-                    traceback="".join(traceback.format_exception(exc)),
-                )
+                with context.use(deploy_dir=deploy_dir):
+                    _exec_deploy(deploy, namespace)
+            except Exception as exc:  # noqa: BLE001 - user code: report with its place
+                return _error_result(host, deploy, exc)
     return HostRunResult(host.name, True)
+
+
+def _fail_percent_exceeded(state: State) -> str | None:
+    limit = state.config.FAIL_PERCENT
+    if limit is None:
+        return None
+    with state._lock:
+        total = len(state.active_hosts | state.failed_hosts)
+        failed = len(state.failed_hosts)
+    if not total:
+        return None
+    percent = 100 * failed / total
+    if percent > limit:
+        return f"{percent:.0f}% of hosts failed, more than FAIL_PERCENT ({limit}%)"
+    return None
 
 
 def run_deploys(
@@ -130,23 +173,54 @@ def run_deploys(
     hosts: Iterable[Host],
     deploys: list[DeployFile | DeployCallable],
     on_done: Callable[[HostRunResult], None] | None = None,
+    mode: str = "lockstep",
+    diff: bool = False,
 ) -> dict[str, HostRunResult]:
-    """Run the deploys on every host in parallel; failed hosts are marked in ``state``."""
+    """Run the deploys on every host, one thread per host; failed hosts are marked in
+    ``state``. ``mode``: ``lockstep`` (default), ``serial`` or ``no_wait``."""
+    host_list = list(hosts)
+    for host in host_list:
+        host.invalidate_facts()  # facts are cached for one run
+    run = Scheduler(
+        host_list, mode=mode, parallel=pool_size(state, max(1, len(host_list))), diff=diff
+    )
+    results: dict[str, HostRunResult] = {}
+    lock = threading.Lock()
 
-    def run(host: Host) -> HostRunResult:
-        result = run_deploy_on_host(state, host, deploys)
+    def failed(host: Host, error: str) -> None:
+        state.fail_hosts({host}, error=error)
+        reason = _fail_percent_exceeded(state)
+        if reason:
+            run.stop(reason)
+
+    run.on_failure = failed
+
+    def work(host: Host) -> None:
+        try:
+            result = run_deploy_on_host(state, host, deploys, run=run)
+        except BaseException as exc:  # noqa: BLE001 - never lose a host's thread silently
+            result = HostRunResult(host.name, False, f"{type(exc).__name__}: {exc}")
+        if not result.success and not result.stopped:
+            run.host_failed(host, result.error or "failed")
+        run.host_done(host)
         result.operations = list(state.results.get(host.name, []))
-        if not result.success:
-            state.fail_hosts({host}, error=result.error)
+        with lock:
+            results[host.name] = result
         if on_done is not None:
             on_done(result)
-        return result
 
-    results: dict[str, HostRunResult] = {}
-    for host, value in run_on_hosts(state, list(hosts), run).items():
-        if isinstance(value, BaseException):
-            state.fail_hosts({host}, error=str(value))
-            results[host.name] = HostRunResult(host.name, False, str(value))
-        else:
-            results[host.name] = value
-    return results
+    threads = [
+        threading.Thread(target=work, args=(host,), name=f"pyinfra-{host.name}", daemon=True)
+        for host in host_list
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        run.stop("interrupted")
+        kill_all_processes()
+        raise
+    return {host.name: results[host.name] for host in host_list if host.name in results}

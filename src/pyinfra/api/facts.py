@@ -1,13 +1,27 @@
-"""Facts: read-only information gathered from a host, parsed and cached per run.
+"""Facts: read-only information gathered from a host, parsed and cached for the run.
 
-A fact class gives ``command()`` (a shell command, possibly using its arguments) and
+A fact class gives ``command(...)`` (one shell command, built from its arguments) and
 ``process(output_lines)``. ``host.get_fact(Fact, *args)`` runs it once per host and
-argument set; operations that change the thing a fact describes invalidate it.
+argument set; the value is cached until something invalidates it:
+
+* an operation that declares what it changed (by yielding a :class:`FactChange` after
+  its commands) drops only the facts about those paths / those fact classes;
+* an operation that runs commands without declaring anything (``server.shell``, user
+  operations) drops every fact that is not ``stable`` (OS, architecture... stay);
+* in a dry run nothing is dropped: declared expectations replace cached values, so
+  later operations of the same dry run reason on the predicted state.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import posixpath
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pyinfra.api.arguments import ARGUMENT_META
@@ -19,19 +33,50 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 logger = logging.getLogger("pyinfra")
+
 _FACT_ARGUMENT_KEYS = set(ARGUMENT_META) | {"_ignore_errors"}
+# Operation arguments a fact read inside that operation inherits (privilege, shell, env).
+INHERITED_FACT_ARGUMENTS = (
+    "_sudo",
+    "_sudo_user",
+    "_use_sudo_login",
+    "_sudo_password",
+    "_preserve_sudo_env",
+    "_su_user",
+    "_use_su_login",
+    "_preserve_su_env",
+    "_su_shell",
+    "_su_password",
+    "_doas",
+    "_doas_user",
+    "_shell_executable",
+    "_chdir",
+    "_env",
+    "_timeout",
+)
+# Arguments that change how a fact runs but not what it returns: not part of the cache key.
+_NOT_IN_KEY = {"_timeout", "_sudo_password", "_su_password"}
 
 
 class FactBase(Generic[T]):
-    """Base class of facts. Override ``command`` and ``process`` (and ``default``)."""
+    """Base class of facts. Override ``command`` and ``process`` (and ``default``).
+
+    Class attributes: ``stable`` (True: commands of the run never change it, e.g. the
+    CPU architecture), ``covers_subtree`` (True: the fact describes everything under its
+    ``path`` argument, so a change anywhere below that path invalidates it),
+    ``requires_command`` (return ``default()`` when this program is missing).
+    """
 
     abstract: bool = True
     shell_executable: str | None = None
     requires_command: str | None = None
+    stable: bool = False
+    covers_subtree: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.abstract = False
+        if "abstract" not in cls.__dict__:
+            cls.abstract = False
 
     @staticmethod
     def default() -> Any:
@@ -63,12 +108,101 @@ class ShortFactBase(Generic[T]):
         return f"{module}.{cls.__name__}"
 
 
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class FactChange:
+    """Yielded by an operation after its commands: what those commands changed.
+
+    ``paths``: facts whose ``path`` argument is one of these (or lies under one, when
+    ``recursive``), and subtree facts (``FindFiles``) above them, are dropped.
+    ``facts``: fact classes dropped whatever their arguments (``server.Users``).
+    ``expect``: ``(FactClass, kwargs, value)`` predictions: in a dry run they replace
+    the cached value so later operations see the state this one would have made.
+    """
+
+    paths: tuple[str, ...] = ()
+    recursive: bool = False
+    facts: tuple[type[Any], ...] = ()
+    expect: tuple[tuple[type[Any], dict[str, Any], Any], ...] = ()
+
+
+# Facts read inside an operation inherit some of its arguments (per thread).
+_op_args = threading.local()
+
+
+@contextmanager
+def inherit_fact_arguments(arguments: dict[str, Any]) -> Iterator[None]:
+    """Facts read inside the block run with these (privilege/shell) arguments."""
+    previous = getattr(_op_args, "value", None)
+    _op_args.value = {k: v for k, v in arguments.items() if k in INHERITED_FACT_ARGUMENTS}
+    try:
+        yield
+    finally:
+        _op_args.value = previous
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple, set)):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set, frozenset)):
         return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
     return value
+
+
+_signatures: dict[type[Any], inspect.Signature] = {}
+
+
+def normalize_fact_arguments(fact_cls: type[Any], args: Any, kwargs: Any) -> dict[str, Any]:
+    """``args``/``kwargs`` bound to the fact's ``command`` signature, defaults applied.
+
+    ``File("/x")`` and ``File(path="/x")`` give the same result (and cache entry).
+    """
+    signature = _signatures.get(fact_cls)
+    if signature is None:
+        signature = inspect.signature(fact_cls.command)
+        _signatures[fact_cls] = signature
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise FactError(f"fact {fact_cls.name()}: {exc}") from exc
+    bound.apply_defaults()
+    params = list(signature.parameters.values())
+    out: dict[str, Any] = {}
+    for index, (name, value) in enumerate(bound.arguments.items()):
+        if index == 0:
+            continue  # self
+        kind = params[index].kind if index < len(params) else None
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            out[name] = tuple(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _cache_key(fact_cls: type[Any], kwargs: dict[str, Any], connector: dict[str, Any]) -> Any:
+    conn = {k: v for k, v in connector.items() if k not in _NOT_IN_KEY}
+    return (fact_cls, _freeze(kwargs), _freeze(conn))
+
+
+@dataclass
+class _Entry:
+    value: Any
+    kwargs: dict[str, Any]
+
+
+def _connector_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    explicit = {k: kwargs.pop(k) for k in list(kwargs) if k in _FACT_ARGUMENT_KEYS}
+    inherited: dict[str, Any] = dict(getattr(_op_args, "value", None) or {})
+    inherited.update(explicit)
+    return inherited
 
 
 def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
@@ -79,46 +213,168 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     if not (isinstance(fact_cls, type) and issubclass(fact_cls, FactBase)):
         raise FactError(f"{fact_cls!r} is not a fact class (subclass of FactBase)")
 
-    connector_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _FACT_ARGUMENT_KEYS}
+    connector_kwargs = _connector_kwargs(kwargs)
     ignore_errors = bool(connector_kwargs.pop("_ignore_errors", False))
-    key = (fact_cls, _freeze(args), _freeze(kwargs), _freeze(connector_kwargs))
+    fact_kwargs = normalize_fact_arguments(fact_cls, args, kwargs)
+    key = _cache_key(fact_cls, fact_kwargs, connector_kwargs)
     with host._fact_lock:
-        if key in host._fact_cache:
-            return host._fact_cache[key]
+        entry = host._fact_cache.get(key)
+        if isinstance(entry, _Entry):
+            return entry.value
 
+    value = _fetch(host, fact_cls, fact_kwargs, connector_kwargs, ignore_errors)
+    with host._fact_lock:
+        host._fact_cache[key] = _Entry(value, fact_kwargs)
+    return value
+
+
+def _fetch(
+    host: Host,
+    fact_cls: type[FactBase[Any]],
+    fact_kwargs: dict[str, Any],
+    connector_kwargs: dict[str, Any],
+    ignore_errors: bool,
+) -> Any:
     fact = fact_cls()
+    state = host.state
+    print_input = bool(state is not None and state.print_input)
+    _count_fetch(host, fact_cls)
     if fact_cls.requires_command:
         ok, _ = host.run_shell_command(
             StringCommand("command", "-v", fact_cls.requires_command, ">/dev/null"),
+            print_input=print_input,
             **connector_kwargs,
         )
         if not ok:
-            value = fact.default()
-            with host._fact_lock:
-                host._fact_cache[key] = value
-            return value
+            return fact.default()
 
-    command = fact.command(*args, **kwargs)
+    command = fact.command(**fact_kwargs)
     if fact_cls.shell_executable and "_shell_executable" not in connector_kwargs:
-        connector_kwargs["_shell_executable"] = fact_cls.shell_executable
-    ok, output = host.run_shell_command(command, **connector_kwargs)
+        connector_kwargs = {**connector_kwargs, "_shell_executable": fact_cls.shell_executable}
+    ok, output = host.run_shell_command(command, print_input=print_input, **connector_kwargs)
     if not ok:
         if ignore_errors:
             return fact.default()
-        detail = output.stderr.strip().splitlines()
+        detail = [line for line in output.stderr.strip().splitlines() if line.strip()]
+        where = "timed out" if output.timed_out else f"exit status {output.exit_code}"
         raise FactError(
-            f"{host.name}: fact {fact_cls.name()} failed"
-            + (f": {detail[-1]}" if detail else f" (exit status {output.exit_code})")
+            f"{host.name}: fact {_describe(fact_cls, fact_kwargs)} failed"
+            + (f": {detail[-1]}" if detail else f" ({where})")
         )
     try:
-        value = fact.process(output.stdout_lines)
+        return fact.process(output.stdout_lines)
     except Exception as exc:  # noqa: BLE001 - parsing errors become FactError
-        raise FactError(f"{host.name}: could not parse fact {fact_cls.name()}: {exc}") from exc
+        raise FactError(
+            f"{host.name}: could not parse fact {_describe(fact_cls, fact_kwargs)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _describe(fact_cls: type[Any], kwargs: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    return f"{fact_cls.name()}({args})"
+
+
+# Statistics: how many times each fact class ran on each host (for -vv and tests).
+_stats_lock = threading.Lock()
+_fetch_counts: weakref.WeakKeyDictionary[Host, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _count_fetch(host: Host, fact_cls: type[Any]) -> None:
+    with _stats_lock:
+        counts = _fetch_counts.setdefault(host, {})
+        counts[fact_cls.name()] = counts.get(fact_cls.name(), 0) + 1
+
+
+def fact_fetch_counts(host: Host) -> dict[str, int]:
+    """How many times each fact class was fetched (not read from cache) on ``host``."""
+    with _stats_lock:
+        return dict(_fetch_counts.get(host, {}))
+
+
+# Invalidation -------------------------------------------------------------------
+
+
+def _norm(path: str) -> str:
+    normalized = posixpath.normpath(path)
+    return "/" if normalized == "//" else normalized
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _affected(fact_cls: type[Any], kwargs: dict[str, Any], change: FactChange) -> bool:
+    if any(fact_cls is cls for cls in change.facts):
+        return True
+    fact_path = kwargs.get("path")
+    if not isinstance(fact_path, str) or not change.paths:
+        return False
+    fact_path = _norm(fact_path)
+    for changed in change.paths:
+        changed = _norm(changed)
+        if fact_path == changed:
+            return True
+        if change.recursive and _under(fact_path, changed):
+            return True
+        if getattr(fact_cls, "covers_subtree", False) and _under(changed, fact_path):
+            return True
+    return False
+
+
+def apply_fact_change(host: Host, change: FactChange, dry: bool) -> None:
+    """Drop (real run) or overwrite with predictions (dry run) the facts ``change`` touches."""
+    if dry:
+        for fact_cls, kwargs, value in change.expect:
+            set_fact(host, fact_cls, value, **kwargs)
+        return
     with host._fact_lock:
-        host._fact_cache[key] = value
-    return value
+        for key in [k for k, e in host._fact_cache.items() if _entry_affected(k, e, change)]:
+            del host._fact_cache[key]
+
+
+def _entry_affected(key: Any, entry: Any, change: FactChange) -> bool:
+    if not isinstance(entry, _Entry):
+        return True
+    return _affected(key[0], entry.kwargs, change)
+
+
+def invalidate_volatile_facts(host: Host) -> None:
+    """Drop every cached fact that is not ``stable`` (after commands with unknown effects)."""
+    with host._fact_lock:
+        for key in [k for k in host._fact_cache if not getattr(k[0], "stable", False)]:
+            del host._fact_cache[key]
+
+
+def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None:
+    """Store a (predicted) value for a fact, for every argument set it was read with."""
+    connector_kwargs = _connector_kwargs(kwargs)
+    connector_kwargs.pop("_ignore_errors", None)
+    fact_kwargs = normalize_fact_arguments(fact_cls, (), kwargs)
+    frozen = _freeze(fact_kwargs)
+    with host._fact_lock:
+        for key in [k for k in host._fact_cache if k[0] is fact_cls and k[1] == frozen]:
+            del host._fact_cache[key]
+        host._fact_cache[_cache_key(fact_cls, fact_kwargs, connector_kwargs)] = _Entry(
+            value, fact_kwargs
+        )
 
 
 def get_fact(state: Any, host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     """pyinfra 3.x style ``get_fact(state, host, Fact, ...)``."""
     return get_host_fact(host, fact_cls, *args, **kwargs)
+
+
+__all__ = [
+    "FactBase",
+    "ShortFactBase",
+    "FactChange",
+    "get_fact",
+    "get_host_fact",
+    "set_fact",
+    "apply_fact_change",
+    "invalidate_volatile_facts",
+    "fact_fetch_counts",
+    "inherit_fact_arguments",
+    "normalize_fact_arguments",
+]

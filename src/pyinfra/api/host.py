@@ -163,9 +163,10 @@ class Host:
                 wrapped = ConnectError(f"{self.name}: could not connect: {exc}")
                 return self._connect_failed(wrapped, show_errors, raise_exceptions, exc)
             except Exception as exc:  # noqa: BLE001 - connector (plugin) bug: name it
-                cls = self.connector_cls
+                from pyinfra.api.connectors import describe_connector
+
                 wrapped = ConnectError(
-                    f"{self.name}: connector {cls.__module__}.{cls.__qualname__} raised "
+                    f"{self.name}: connector {describe_connector(self.connector_cls)} raised "
                     f"{type(exc).__name__} in connect: {exc}"
                 )
                 return self._connect_failed(wrapped, show_errors, raise_exceptions, exc)

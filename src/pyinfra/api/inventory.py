@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pyinfra.api.connectors import get_connector
+from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import InventoryError, NoGroupError, NoHostError, PyinfraError
 from pyinfra.api.host import Host, HostData
 
@@ -131,15 +131,15 @@ class Inventory:
         make = cls.make_names_data
         try:
             if _takes_data(make):
-                generated = list(make(arg, data=dict(context or {})))  # type: ignore[call-arg]
+                generated = list(make(arg, data=dict(context or {})))  # type: ignore[arg-type, call-arg]
             else:
                 generated = list(make(arg))  # type: ignore[arg-type]
         except PyinfraError:
             raise
         except Exception as exc:  # noqa: BLE001 - plugin code: report, don't traceback
             raise InventoryError(
-                f"connector @{connector_name} ({cls.__module__}.{cls.__qualname__}) failed "
-                f"to generate hosts for {raw_name!r}: {type(exc).__name__}: {exc}"
+                f"connector {describe_connector(cls)} raised {type(exc).__name__} while "
+                f"generating hosts for {raw_name!r}: {exc}"
             ) from exc
         for item in generated:
             try:

@@ -1,40 +1,41 @@
-"""The ``@operation`` decorator and the results of operations.
+"""The ``@operation`` and ``@deploy`` decorators and the results of operations.
 
-Operations are generator functions that yield commands. Called inside a deploy, an
-operation runs at once on the current host (each host runs its deploy in its own
-thread): its commands are built (reading facts), executed unless ``--dry``, and an
-:class:`OperationMeta` is returned that later code can inspect.
+Operations are generator functions that yield commands (``str``/``StringCommand``,
+``FileUploadCommand``, ``FileDownloadCommand``, ``FunctionCommand``) after reading
+facts to find out what has to change. Called inside a deploy, an operation runs at
+once on the current host (each host runs its deploy in its own thread) and returns an
+:class:`OperationMeta` that later code can inspect (``changed``, ``did_succeed()``,
+``stdout``...). How and when it executes is in :mod:`pyinfra.api.opexec`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
+import sysconfig
 import threading
-import time
-from collections.abc import Callable, Generator, Iterable
+import weakref
+from collections.abc import Callable, Generator, Hashable, Iterable
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import pyinfra
 from pyinfra import context
-from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS, check_argument_type
-from pyinfra.api.command import (
-    FileDownloadCommand,
-    FileUploadCommand,
-    FunctionCommand,
-    StringCommand,
-)
+from pyinfra.api.arguments import ARGUMENT_META, check_argument_type
 from pyinfra.api.exceptions import OperationError, PyinfraError
+from pyinfra.api.typecheck import check_value, describe_type, resolved_hints
 from pyinfra.connectors.output import CommandOutput, OutputLine
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
-    from pyinfra.api.state import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Global arguments every operation accepts besides the connector arguments.
-OPERATION_ONLY_ARGUMENTS = {
+OPERATION_ONLY_ARGUMENTS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "_ignore_errors": (bool,),
     "_continue_on_error": (bool,),
@@ -42,14 +43,12 @@ OPERATION_ONLY_ARGUMENTS = {
     "_serial": (bool,),
     "_run_once": (bool,),
     "_parallel": (int,),
-    "_on_success": (object,),
-    "_on_error": (object,),
 }
 ALL_GLOBAL_ARGUMENTS = set(ARGUMENT_META) | set(OPERATION_ONLY_ARGUMENTS)
 
 
 class HostOperationFailed(PyinfraError):
-    """Stops the current host's deploy after an operation failed."""
+    """An operation failed on the current host: its deploy stops there."""
 
 
 @dataclass
@@ -58,22 +57,37 @@ class CommandResult:
     success: bool
     output: CommandOutput
     duration: float
+    executed: bool = True
+
+
+@dataclass
+class OperationDiff:
+    """Yielded by an operation (when diffs are wanted): how a file's content changes."""
+
+    path: str
+    lines: list[str]
 
 
 @dataclass
 class OperationMeta:
-    """What one operation did on one host."""
+    """What one operation did (or, in a dry run, would do) on one host."""
 
     name: str
     host_name: str
+    operation: str = ""
+    key: str = ""
+    location: str = ""
     changed: bool = False
     success: bool | None = None
     skipped: bool = False
+    skip_reason: str | None = None
     dry: bool = False
     error: str | None = None
     commands: list[CommandResult] = field(default_factory=list)
+    diffs: list[OperationDiff] = field(default_factory=list)
     duration: float = 0.0
     ignored_error: bool = False
+    traceback: str | None = None
 
     def did_succeed(self) -> bool:
         return bool(self.success)
@@ -86,6 +100,9 @@ class OperationMeta:
 
     def did_not_change(self) -> bool:
         return not self.changed
+
+    def is_complete(self) -> bool:
+        return self.success is not None
 
     @property
     def will_change(self) -> bool:
@@ -110,17 +127,36 @@ class OperationMeta:
     def stderr(self) -> str:
         return "\n".join(self.stderr_lines)
 
+    @property
+    def status(self) -> str:
+        """``Success``, ``No changes``, ``Skipped`` or ``Error`` (for display)."""
+        if self.success is False:
+            return "Error"
+        if self.skipped:
+            return "Skipped"
+        return "Success" if self.changed else "No changes"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "operation": self.operation,
+            "key": self.key,
+            "location": self.location,
             "changed": self.changed,
             "success": self.success,
             "skipped": self.skipped,
+            "skip_reason": self.skip_reason,
+            "dry": self.dry,
             "error": self.error,
+            "ignored_error": self.ignored_error,
             "duration": round(self.duration, 4),
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "diffs": {d.path: "".join(d.lines) for d in self.diffs},
             "commands": [
                 {
                     "command": c.command,
+                    "executed": c.executed,
                     "success": c.success,
                     "exit_code": c.output.exit_code,
                     "stdout": c.output.stdout,
@@ -132,6 +168,7 @@ class OperationMeta:
         }
 
 
+# Global arguments given to an enclosing @deploy apply to every operation inside it.
 _deploy_stack = threading.local()
 
 
@@ -153,167 +190,139 @@ def pop_deploy_kwargs() -> None:
     _deploy_stack.stack.pop()
 
 
-def _check_global(key: str, value: Any, op_name: str) -> None:
+# Argument checking --------------------------------------------------------------
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_global_argument(key: str, value: Any, op_label: str) -> None:
     if key in ARGUMENT_META:
         try:
             check_argument_type(key, value)
         except PyinfraError as exc:
-            raise OperationError(f"operation {op_name}: {exc}") from exc
+            raise OperationError(f"{op_label}: {exc}") from exc
         return
     types = OPERATION_ONLY_ARGUMENTS[key]
-    if value is not None and types != (object,) and not isinstance(value, types):
-        raise OperationError(
-            f"operation {op_name}: argument {key} must be "
-            f"{types[0].__name__}, got {type(value).__name__}"
-        )
-
-
-def _evaluate_if(condition: Any) -> bool:
-    items = condition if isinstance(condition, (list, tuple)) else [condition]
-    for item in items:
-        value = item() if callable(item) else item
-        if isinstance(value, OperationMeta):
-            value = value.changed
-        if not value:
-            return False
-    return True
-
-
-def _execute_command(
-    host: Host,
-    command: Any,
-    connector_kwargs: dict[str, Any],
-    print_output: bool,
-    print_input: bool,
-) -> tuple[bool, CommandOutput]:
-    if isinstance(command, str):
-        command = StringCommand(command)
-    if isinstance(command, StringCommand):
-        kwargs = {**connector_kwargs, **command.connector_arguments}
-        return host.run_shell_command(
-            command, print_output=print_output, print_input=print_input, **kwargs
-        )
-    if isinstance(command, (FileUploadCommand, FileDownloadCommand)):
-        kwargs = {**connector_kwargs, **command.connector_arguments}
-        for key in ("_success_exit_codes", "_stdin", "_get_pty", "_retry_until"):
-            kwargs.pop(key, None)
-        try:
-            if isinstance(command, FileUploadCommand):
-                ok = host.put_file(
-                    command.src,
-                    command.dest,
-                    command.remote_temp_filename,
-                    print_output=print_output,
-                    print_input=print_input,
-                    **kwargs,
-                )
-            else:
-                ok = host.get_file(
-                    command.src,
-                    command.dest,
-                    command.remote_temp_filename,
-                    print_output=print_output,
-                    print_input=print_input,
-                    **kwargs,
-                )
-        except PyinfraError as exc:
-            return False, CommandOutput([OutputLine("stderr", str(exc))], exit_code=1)
-        return bool(ok), CommandOutput([], exit_code=0 if ok else 1)
-    if isinstance(command, FunctionCommand):
-        try:
-            result = command.function(*command.args, **command.kwargs)
-        except PyinfraError as exc:
-            return False, CommandOutput([OutputLine("stderr", str(exc))], exit_code=1)
-        ok = result is not False
-        return ok, CommandOutput([], exit_code=0 if ok else 1)
-    raise OperationError(f"operation yielded an unsupported command: {command!r}")
-
-
-def _describe(command: Any) -> str:
-    if isinstance(command, StringCommand):
-        return command.get_masked_value()
-    return str(command) if isinstance(command, str) else repr(command)
-
-
-def run_operation(
-    host: Host,
-    state: State | None,
-    op_name: str,
-    generator: Generator[Any, Any, Any],
-    global_kwargs: dict[str, Any],
-) -> OperationMeta:
-    """Build and (unless dry) execute one operation's commands on ``host``."""
-    started = time.monotonic()
-    meta = OperationMeta(name=op_name, host_name=host.name)
-    dry = bool(state.dry) if state is not None else False
-    print_output = bool(state.print_output) if state is not None else False
-    print_input = bool(state.print_input) if state is not None else False
-    connector_kwargs = {
-        k: v
-        for k, v in global_kwargs.items()
-        if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
-    }
-    retries = int(global_kwargs.get("_retries") or 0)
-    retry_delay = float(global_kwargs.get("_retry_delay") or 0)
-    retry_until = global_kwargs.get("_retry_until")
-    ignore_errors = bool(global_kwargs.get("_ignore_errors"))
-    if state is not None:
-        state.trigger_callbacks("operation_host_start", host, op_name)
-
-    try:
-        commands: list[Any] = []
-        sent: Any = None
-        while True:
-            try:
-                command = generator.send(sent)
-            except StopIteration:
-                break
-            sent = None
-            commands.append(command)
-            if dry:
-                continue
-            for attempt in range(retries + 1):
-                t0 = time.monotonic()
-                ok, output = _execute_command(
-                    host, command, connector_kwargs, print_output, print_input
-                )
-                result = CommandResult(_describe(command), ok, output, time.monotonic() - t0)
-                if retry_until is not None and ok:
-                    ok = not retry_until(
-                        {"stdout_lines": output.stdout_lines, "stderr_lines": output.stderr_lines}
-                    )
-                if ok or attempt == retries:
-                    break
-                time.sleep(retry_delay)
-            meta.commands.append(result)
-            if isinstance(command, (StringCommand, str, FileUploadCommand, FunctionCommand)):
-                host.invalidate_facts()
-            if not ok:
-                last = output.stderr_lines or output.stdout_lines
-                detail = last[-1] if last else f"exit status {output.exit_code}"
-                raise HostOperationFailed(f"{_describe(command)}: {detail}")
-    except HostOperationFailed as exc:
-        meta.success = False
-        meta.error = str(exc)
-        meta.changed = True
-    except PyinfraError as exc:
-        meta.success = False
-        meta.error = str(exc)
+    if value is None or types == (object,):
+        return
+    if isinstance(value, bool) and bool not in types:
+        ok = False
     else:
-        meta.success = True
-        meta.changed = bool(commands)
-        meta.dry = dry
-    meta.duration = time.monotonic() - started
-    if state is not None:
-        state.results.setdefault(host.name, []).append(meta)
-        hook = "operation_host_success" if meta.success else "operation_host_error"
-        state.trigger_callbacks(hook, host, op_name, meta)
-    if not meta.success:
-        if ignore_errors or global_kwargs.get("_continue_on_error"):
-            meta.ignored_error = True
+        ok = isinstance(value, types)
+    if not ok:
+        raise OperationError(
+            f"{op_label}: argument {key} must be {types[0].__name__}, "
+            f"got {type(value).__name__} ({_short(value)})"
+        )
+    if key == "_parallel" and value < 1:
+        raise OperationError(f"{op_label}: argument _parallel must be at least 1, got {value}")
+
+
+def check_operation_arguments(op_func: Callable[..., Any], op_label: str, bound: Any) -> None:
+    """Check each bound argument against the operation's annotations (when it has them)."""
+    hints = resolved_hints(op_func)
+    if not hints:
+        return
+    for name, value in bound.arguments.items():
+        hint = hints.get(name)
+        if hint is None or value is None and _default_is_none(op_func, name):
+            continue
+        if not check_value(value, hint):
+            raise OperationError(
+                f"{op_label}: argument {name} must be {describe_type(hint)}, "
+                f"got {type(value).__name__} ({_short(value)})"
+            )
+
+
+def _default_is_none(op_func: Callable[..., Any], name: str) -> bool:
+    param = inspect.signature(op_func).parameters.get(name)
+    return param is not None and param.default is None
+
+
+# Identity of an operation: where it is called from ----------------------------
+
+_PYINFRA_DIR = os.path.dirname(os.path.abspath(pyinfra.__file__)) + os.sep
+_SKIPPED_DIRS = (
+    _PYINFRA_DIR,
+    os.path.join(os.path.dirname(_PYINFRA_DIR.rstrip(os.sep)), "pyinfra_cli") + os.sep,
+    sysconfig.get_paths()["stdlib"] + os.sep,
+    "<frozen",
+)
+_STOP_CODES: set[CodeType] = set()
+
+
+def register_stop_frame(code: CodeType) -> None:
+    """Frames of ``code`` end the call-site walk (the deploy runner's entry point)."""
+    _STOP_CODES.add(code)
+
+
+def call_site(depth: int = 2) -> tuple[tuple[str, int], ...]:
+    """The user frames (file, line) that lead to the current call, outermost first."""
+    frame = sys._getframe(depth)
+    site: list[tuple[str, int]] = []
+    while frame is not None and len(site) < 64:
+        code = frame.f_code
+        if code in _STOP_CODES:
+            break
+        filename = code.co_filename
+        if not filename.startswith(_SKIPPED_DIRS):
+            site.append((filename, frame.f_lineno))
+        frame = frame.f_back  # type: ignore[assignment]
+    return tuple(reversed(site))
+
+
+_fallback_counts: weakref.WeakKeyDictionary[Host, dict[Hashable, int]] = weakref.WeakKeyDictionary()
+_fallback_lock = threading.Lock()
+
+
+def _occurrence(host: Host, site: Hashable) -> int:
+    run = context.get("run")
+    if run is not None:
+        return int(run.occurrence(host, site))
+    with _fallback_lock:
+        counts = _fallback_counts.setdefault(host, {})
+        count = counts.get(site, 0)
+        counts[site] = count + 1
+        return count
+
+
+def _key_text(site: tuple[tuple[str, int], ...], op_label: str, occurrence: int) -> str:
+    if not site:
+        return f"{op_label}#{occurrence}"
+    where = " > ".join(f"{os.path.basename(f)}:{line}" for f, line in site)
+    return f"{where}#{occurrence}"
+
+
+# Labels -------------------------------------------------------------------------
+
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+def operation_label(op_label: str, bound: Any, signature: inspect.Signature) -> str:
+    """``files.file (path=/tmp/x, mode=644)``: the operation and its non-default arguments."""
+    parts: list[str] = []
+    for name, value in bound.arguments.items():
+        param = signature.parameters[name]
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        if param.default is not inspect.Parameter.empty and value == param.default:
+            continue
+        if any(word in name.lower() for word in _SECRET_WORDS):
+            shown = "***"
+        elif isinstance(value, str):
+            shown = value if len(value) <= 50 else value[:47] + "..."
         else:
-            raise HostOperationFailed(f"{op_name}: {meta.error}")
-    return meta
+            shown = _short(value, 50)
+        parts.append(f"{name}={shown}")
+        if len(parts) == 3:
+            break
+    return f"{op_label} ({', '.join(parts)})" if parts else op_label
+
+
+# The decorators -----------------------------------------------------------------
 
 
 @overload
@@ -325,7 +334,10 @@ def operation(func: None = None, **options: Any) -> Callable[[F], F]: ...
 
 
 def operation(func: Any = None, **options: Any) -> Any:
-    """Decorate a generator function as an operation (``@operation`` or ``@operation()``)."""
+    """Decorate a generator function as an operation (``@operation`` or ``@operation()``).
+
+    Options: ``is_idempotent=False`` for operations that always change (``server.shell``).
+    """
 
     def decorator(op_func: F) -> F:
         module = op_func.__module__.replace("pyinfra.operations.", "")
@@ -334,6 +346,8 @@ def operation(func: Any = None, **options: Any) -> Any:
 
         @functools.wraps(op_func)
         def wrapper(*args: Any, **kwargs: Any) -> OperationMeta:
+            from pyinfra.api.opexec import execute_operation
+
             host = kwargs.pop("host", None) or context.get("host")
             state = kwargs.pop("state", None) or context.get("state")
             if host is None:
@@ -345,29 +359,42 @@ def operation(func: Any = None, **options: Any) -> Any:
             for key in list(kwargs):
                 if key in ALL_GLOBAL_ARGUMENTS:
                     global_kwargs[key] = kwargs.pop(key)
-            name = global_kwargs.pop("name", None) or op_label
+            name = global_kwargs.pop("name", None)
             for key, value in global_kwargs.items():
-                _check_global(key, value, op_label)
-            try:
-                signature.bind(*args, **kwargs)
-            except TypeError as exc:
-                raise OperationError(f"operation {op_label}: {exc}") from exc
-            condition = global_kwargs.pop("_if", None)
-            if condition is not None and not _evaluate_if(condition):
-                meta = OperationMeta(name=name, host_name=host.name, success=True, skipped=True)
-                if state is not None:
-                    state.results.setdefault(host.name, []).append(meta)
-                return meta
-            generator = op_func(*args, **kwargs)
-            if not inspect.isgenerator(generator):
+                check_global_argument(key, value, op_label)
+            unknown = [k for k in kwargs if k.startswith("_") and k not in signature.parameters]
+            if unknown:
                 raise OperationError(
-                    f"operation {op_label} must be a generator function "
-                    "(use `yield` for its commands)"
+                    f"{op_label}: unknown global argument {unknown[0]} "
+                    "(see pyinfra.api.arguments for the list)"
                 )
-            return run_operation(host, state, name, generator, global_kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise OperationError(f"{op_label}: {exc}") from exc
+            check_operation_arguments(op_func, op_label, bound)
+
+            site = call_site()
+            occurrence = _occurrence(host, site)
+            meta = OperationMeta(
+                name=name or operation_label(op_label, bound, signature),
+                host_name=host.name,
+                operation=op_label,
+                key=_key_text(site, op_label, occurrence),
+                location=f"{site[-1][0]}, line {site[-1][1]}" if site else "",
+            )
+            return execute_operation(
+                host,
+                state,
+                meta,
+                (site, occurrence, op_label),
+                lambda: op_func(*args, **kwargs),
+                global_kwargs,
+            )
 
         wrapper._pyinfra_op = op_func  # type: ignore[attr-defined]
         wrapper._pyinfra_op_options = options  # type: ignore[attr-defined]
+        wrapper._inner = op_func  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     if func is not None and callable(func):
@@ -390,6 +417,8 @@ def deploy(
             global_kwargs = {
                 k: kwargs.pop(k) for k in list(kwargs) if k in ALL_GLOBAL_ARGUMENTS and k != "name"
             }
+            for key, value in global_kwargs.items():
+                check_global_argument(key, value, f"deploy {deploy_name}")
             host = context.get("host")
             previous = host.current_deploy_name if host is not None else None
             if host is not None:

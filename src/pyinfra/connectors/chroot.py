@@ -1,0 +1,266 @@
+"""The ``@chroot`` connector: run commands and copy files inside a root filesystem tree.
+
+``@chroot//srv/rootfs`` (the argument is the path) or ``chroot_directory`` data. Needs
+root on this machine. Each command runs as ``chroot DIR sh -c ...`` (one shell, no
+shell outside the tree), with a clean environment (``PATH``, ``HOME=/root``, and the
+caller's ``LANG``/``LC_ALL``/``TERM``), in its own process group, so a timeout kills
+everything it started.
+
+``/proc``: when the tree has a ``/proc`` directory with nothing mounted on it, each
+command runs in a private mount namespace (``unshare --mount --propagation private
+--mount-proc=DIR/proc``), so tools that need ``/proc`` work and nothing stays
+mounted on the host afterwards; the tree itself is never changed. A tree whose
+``/proc`` is already mounted (by you) is used as it is. Likewise, for ``_get_pty`` the
+host's ``/dev/pts`` is bind-mounted on the tree's empty ``/dev/pts`` in that private
+namespace, so the terminal has a name inside the tree.
+
+Files are copied in and out natively: the path is resolved inside the tree the way
+the kernel would after ``chroot`` (symlinks never lead out of it, see
+:mod:`pyinfra.connectors.chrootpath`), uploads go to a private temp file in the target
+directory and replace the target atomically, keeping its mode and owner. With
+``_sudo``/``_su_user``/``_doas`` or ``_chdir`` they stream through a command instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from typing_extensions import Unpack
+
+from pyinfra.api.arguments import ConnectorArguments
+from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
+from pyinfra.connectors.base import ConnectorData, DataMeta
+from pyinfra.connectors.chrootpath import resolve_in_root
+from pyinfra.connectors.cmdargv import command_argv
+from pyinfra.connectors.execloop import Process
+from pyinfra.connectors.execution import ExecutionConnector
+from pyinfra.connectors.localprocess import LocalProcess
+from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
+
+_ESCALATION_KEYS = ("_sudo", "_su_user", "_doas", "_chdir")
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_PASSED_ENV = ("LANG", "LC_ALL", "TERM")
+
+
+_BIND_PTS = 'mount --bind /dev/pts "$1" && shift && exec "$@"'
+
+
+def _unmounted_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path) and not os.path.ismount(path)
+
+
+class ChrootConnectorData(ConnectorData, total=False):
+    chroot_directory: str
+    chroot_path: str
+
+
+class ChrootConnector(ExecutionConnector):
+    """Commands run under ``chroot(8)`` (as root on this machine)."""
+
+    handles_execution = True
+    data_cls = ChrootConnectorData
+    data_meta = {
+        "chroot_directory": DataMeta("Root directory of the tree (@chroot//PATH sets it)"),
+        "chroot_path": DataMeta("Alias of chroot_directory"),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.root: str | None = None
+        self._chroot: list[str] = []
+        self._unshare: list[str] = []  # empty: no unshare(1) on this machine
+        self._pts: str | None = None  # DIR/dev/pts to bind-mount for a terminal
+        self._mount_proc = False
+
+    @staticmethod
+    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        if not name:
+            raise InventoryError("@chroot needs a directory: use @chroot//path/to/root")
+        yield f"@chroot/{name}", {"chroot_directory": name}, []
+
+    # Connect -------------------------------------------------------------------
+
+    def connect(self) -> None:
+        directory = self.data.get("chroot_directory") or self.data.get("chroot_path")
+        if not directory:
+            raise ConnectError("no chroot directory: use @chroot//PATH or set chroot_directory")
+        path = os.path.abspath(str(directory))
+        if not os.path.lexists(path):
+            raise ConnectError(f"chroot directory {path} does not exist")
+        if not os.path.isdir(path):
+            raise ConnectError(f"chroot directory {path} is not a directory")
+        if os.geteuid() != 0:
+            raise ConnectError(
+                f"@chroot needs root on this machine (chroot is a root-only system call): "
+                f"run pyinfra as root, e.g. `sudo pyinfra @chroot/{path} ...`"
+            )
+        root = os.path.realpath(path)
+        shell = resolve_in_root(root, "/bin/sh")
+        if not os.path.isfile(shell) or not os.access(shell, os.X_OK):
+            raise ConnectError(
+                f"{path} is not a root filesystem: it has no /bin/sh (make one with "
+                "`debootstrap --variant=minbase bookworm DIR` or similar)"
+            )
+        chroot_bin = shutil.which("chroot") or "/usr/sbin/chroot"
+        if not os.access(chroot_bin, os.X_OK):
+            raise ConnectError("the chroot command is missing (apt-get install coreutils)")
+        self._chroot = [chroot_bin, root]
+        self._unshare = []
+        self._pts = None
+        self._mount_proc = False
+        unshare = shutil.which("unshare")
+        if unshare:
+            self._unshare = [unshare, "--mount", "--propagation", "private"]
+            proc = os.path.join(root, "proc")
+            if _unmounted_dir(proc):
+                self._unshare.append(f"--mount-proc={proc}")
+                self._mount_proc = True
+            pts = os.path.join(root, "dev", "pts")
+            if _unmounted_dir(pts):
+                self._pts = pts
+        self.root = root
+
+    def disconnect(self) -> None:
+        self.root = None
+
+    def _environment(self) -> dict[str, str]:
+        env = {"PATH": _PATH, "HOME": "/root"}
+        for key in _PASSED_ENV:
+            if key in os.environ:
+                env[key] = os.environ[key]
+        return env
+
+    def start_process(self, command: str, get_pty: bool) -> Process:
+        if self.root is None:
+            self.connect()
+        argv = [*self._chroot, *command_argv(command)]
+        if get_pty and self._pts and self._unshare:
+            # the terminal's /dev/pts/N must exist inside the tree: bind-mount it
+            # in the command's private mount namespace
+            argv = ["sh", "-c", _BIND_PTS, "pyinfra-chroot", self._pts, *argv]
+        if self._mount_proc or argv[0] == "sh":
+            argv = [*self._unshare, *argv]
+        return LocalProcess(
+            argv,
+            get_pty=get_pty,
+            env=self._environment(),
+            cwd="/",
+        )
+
+    # Files ---------------------------------------------------------------------
+
+    def _native(self, arguments: dict[str, Any]) -> bool:
+        resolved = self._resolve(arguments)
+        return not any(resolved.get(k) for k in _ESCALATION_KEYS)
+
+    def _host_path(self, remote_filename: str, follow_last: bool) -> str:
+        if self.root is None:
+            self.connect()
+        assert self.root is not None
+        return resolve_in_root(self.root, remote_filename, follow_last=follow_last)
+
+    def put_file(
+        self,
+        filename_or_io: str | IO[Any],
+        remote_filename: str,
+        remote_temp_filename: str | None = None,
+        print_output: bool = False,
+        print_input: bool = False,
+        **arguments: Unpack[ConnectorArguments],
+    ) -> bool:
+        if not self._native(dict(arguments)):
+            return super().put_file(
+                filename_or_io,
+                remote_filename,
+                remote_temp_filename,
+                print_output,
+                print_input,
+                **arguments,
+            )
+        where = f"{self.host.name}: upload to {remote_filename} failed"
+        try:
+            dest = self._host_path(remote_filename, follow_last=False)
+        except OSError as exc:
+            raise TransferError(f"{where}: {exc.strerror or exc}") from exc
+        directory = os.path.dirname(dest)
+        if not os.path.isdir(directory):
+            raise TransferError(
+                f"{where}: directory {os.path.dirname(remote_filename)} does not exist"
+            )
+        try:
+            existing = os.lstat(dest)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and stat.S_ISDIR(existing.st_mode):
+            raise TransferError(f"{where}: it is a directory")
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pyinfra-upload.")
+            with os.fdopen(fd, "wb") as out, open_upload_source(filename_or_io) as source:
+                shutil.copyfileobj(source, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            if existing is not None and stat.S_ISREG(existing.st_mode):
+                os.chmod(tmp, existing.st_mode & 0o7777)
+                os.chown(tmp, existing.st_uid, existing.st_gid)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, dest)
+            tmp = None
+        except OSError as exc:
+            raise TransferError(f"{where}: {exc.strerror or exc} (target left unchanged)") from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return True
+
+    def get_file(
+        self,
+        remote_filename: str,
+        filename_or_io: str | IO[Any],
+        remote_temp_filename: str | None = None,
+        print_output: bool = False,
+        print_input: bool = False,
+        **arguments: Unpack[ConnectorArguments],
+    ) -> bool:
+        if not self._native(dict(arguments)):
+            return super().get_file(
+                remote_filename,
+                filename_or_io,
+                remote_temp_filename,
+                print_output,
+                print_input,
+                **arguments,
+            )
+        where = f"{self.host.name}: download of {remote_filename} failed"
+        try:
+            path = self._host_path(remote_filename, follow_last=True)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise TransferError(f"{where}: {exc.strerror or exc}") from exc
+        source = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            source.close()
+            raise TransferError(f"{where}: not a regular file")
+        target = DownloadTarget(filename_or_io)
+        try:
+            with source:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+            target.commit()
+        except BaseException:
+            target.abort()
+            raise
+        return True
+
+
+__all__ = ["ChrootConnector", "ChrootConnectorData"]
