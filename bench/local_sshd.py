@@ -24,6 +24,11 @@ import time
 from pathlib import Path
 
 USER = "pyibench"
+# Extra loopback addresses served too (many "hosts" on one machine). sshd listens on at
+# most 16 addresses (MAX_LISTEN_SOCKS), so these are split over helper daemons with the
+# same config, port and keys, each with its own pid file.
+FANOUT_ADDRESSES = [f"127.0.0.{i}" for i in range(2, 52)]
+_GROUP = 16
 STATE_DIR = Path(tempfile.gettempdir()) / "pyinfra-bench-sshd"
 PID_FILE = STATE_DIR / "sshd.pid"
 ENV_FILE = STATE_DIR / "env.json"
@@ -108,32 +113,36 @@ def start() -> dict[str, str]:
     _install_key(entry, Path(f"{client_key}.pub").read_text())
 
     port = _free_port()
-    config = STATE_DIR / "sshd_config"
-    config.write_text(
-        "\n".join(
-            [
-                f"Port {port}",
-                "ListenAddress 127.0.0.1",
-                f"HostKey {host_key}",
-                f"PidFile {PID_FILE}",
-                f"AllowUsers {USER}",
-                "PubkeyAuthentication yes",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "UseDNS no",
-                "PrintMotd no",
-                "MaxSessions 100",
-                "MaxStartups 100",
-                "Subsystem sftp internal-sftp",
-                "LogLevel ERROR",
-                "",
-            ]
-        )
-    )
+    addresses = ["127.0.0.1", *FANOUT_ADDRESSES]
+    groups = [addresses[i : i + _GROUP] for i in range(0, len(addresses), _GROUP)]
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
-    PID_FILE.unlink(missing_ok=True)
-    _run(sshd, "-f", str(config))  # daemonises; the listener writes PID_FILE
+    for index, group in enumerate(groups):
+        pid_file = PID_FILE if index == 0 else STATE_DIR / f"sshd-fanout{index}.pid"
+        config = STATE_DIR / ("sshd_config" if index == 0 else f"sshd_config_fanout{index}")
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    *(f"ListenAddress {address}" for address in group),
+                    f"HostKey {host_key}",
+                    f"PidFile {pid_file}",
+                    f"AllowUsers {USER}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "UseDNS no",
+                    "PrintMotd no",
+                    "MaxSessions 100",
+                    "MaxStartups 200",
+                    "Subsystem sftp internal-sftp",
+                    "LogLevel ERROR",
+                    "",
+                ]
+            )
+        )
+        pid_file.unlink(missing_ok=True)
+        _run(sshd, "-f", str(config))  # daemonises; the listener writes its pid file
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -152,6 +161,7 @@ def start() -> dict[str, str]:
         "BENCH_PORT": str(port),
         "BENCH_USER": USER,
         "BENCH_KEY": str(client_key),
+        "BENCH_FANOUT_ADDRESSES": ",".join(FANOUT_ADDRESSES),
     }
     ENV_FILE.write_text(json.dumps(env))
     return env
@@ -163,6 +173,14 @@ def stop() -> bool:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
     PID_FILE.unlink(missing_ok=True)
+    for helper in STATE_DIR.glob("sshd-fanout*.pid"):
+        try:
+            helper_pid = int(helper.read_text().strip())
+            if _pid_alive(helper_pid):
+                os.kill(helper_pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        helper.unlink(missing_ok=True)
     ENV_FILE.unlink(missing_ok=True)
     return pid is not None
 

@@ -64,6 +64,11 @@ SCENARIOS: dict[str, Scenario] = {
             1800.0,
         ),
         Scenario(
+            "ssh_exec_fanout",
+            "`pyinfra INVENTORY exec -- uname -a` on BENCH_FANOUT_N (50) loopback SSH hosts",
+            ("BENCH_HOST", "BENCH_FANOUT_ADDRESSES"),
+        ),
+        Scenario(
             "docker_true",
             "BENCH_N (100) sequential `true` in a running container",
             ("BENCH_CONTAINER",),

@@ -2,8 +2,11 @@
 run through the CLI twice: first run (everything changes), second run (nothing does).
 
 Uses the `pyinfra` console script next to the running interpreter, so the same file
-benchmarks our package and pyinfra 3.x. Targets: `@local` by default, or the SSH hosts
-in BENCH_HOSTS (comma-separated; BENCH_USER, BENCH_KEY, BENCH_PORT as for ssh_true).
+benchmarks our package and pyinfra 3.x. Targets: `@local` by default; the SSH hosts in
+BENCH_HOSTS (comma-separated; BENCH_USER, BENCH_KEY, BENCH_PORT as for ssh_true); or,
+with BENCH_HOST and BENCH_FANOUT=N, N inventory hosts that all reach that one sshd
+(at the addresses in BENCH_FANOUT_ADDRESSES when set, as bench/local_sshd.py provides;
+each host deploys into its own directory: many SSH hosts on one machine).
 Reports wall time of each run (CLI start-up included, as a user sees it) and, on
 @local, the commands each run executed (counted by an `sh` shim on PATH that logs every
 shell started by a shell: the commands the tool ran, for both tools alike).
@@ -26,11 +29,13 @@ from pathlib import Path
 
 CLI = Path(sys.executable).parent / "pyinfra"
 
-DEPLOY = '''\
+DEPLOY = """\
 import os
 from pyinfra.operations import files, server
 
-BASE = os.environ["DEPLOY20_BASE"]
+from pyinfra import host
+
+BASE = os.environ["DEPLOY20_BASE"] + "/" + host.name
 SRC = os.environ["DEPLOY20_SRC"]
 APP = BASE + "/app"
 
@@ -52,7 +57,7 @@ files.link(name="current link", path=APP + "/current", target=APP + "/conf.d")
 server.shell(name="shell uname", commands=["uname -a > /dev/null"])
 server.shell(name="shell echo", commands=["echo deployed > /dev/null"])
 files.file(name="marker", path=APP + "/.deployed")
-'''
+"""
 
 TEMPLATE = """# generated for {{ host.name }} (template {{ index }})
 {% for item in items %}
@@ -81,7 +86,33 @@ def make_sources(src: Path) -> None:
         (src / f"tpl{i}.j2").write_text(TEMPLATE)
 
 
-def inventory_args() -> list[str]:
+def fanout_inventory(workdir: Path) -> Path:
+    """An inventory file of BENCH_FANOUT aliases of the sshd at BENCH_HOST."""
+    data = {
+        "ssh_hostname": os.environ["BENCH_HOST"],
+        "ssh_port": int(os.environ.get("BENCH_PORT") or 22),
+        "ssh_strict_host_key_checking": "off",
+        "ssh_known_hosts_file": "/dev/null",
+    }
+    if os.environ.get("BENCH_USER"):
+        data["ssh_user"] = os.environ["BENCH_USER"]
+    if os.environ.get("BENCH_KEY"):
+        data["ssh_key"] = os.environ["BENCH_KEY"]
+    count = int(os.environ["BENCH_FANOUT"])
+    # distinct listen addresses of the same sshd when the harness provides them
+    addresses = [a for a in os.environ.get("BENCH_FANOUT_ADDRESSES", "").split(",") if a]
+    hosts = [
+        (f"host{i:02d}", {**data, "ssh_hostname": addresses[i]} if i < len(addresses) else data)
+        for i in range(count)
+    ]
+    path = workdir / "inventory.py"
+    path.write_text(f"hosts = {hosts!r}\n")
+    return path
+
+
+def inventory_args(workdir: Path) -> list[str]:
+    if os.environ.get("BENCH_FANOUT") and os.environ.get("BENCH_HOST"):
+        return [str(fanout_inventory(workdir))]
     hosts = os.environ.get("BENCH_HOSTS", "").strip()
     if not hosts:
         return ["@local"]
@@ -95,7 +126,7 @@ def inventory_args() -> list[str]:
 
 def run_cli(workdir: Path, base: str, src: Path, extra_env: dict[str, str]) -> float:
     env = dict(os.environ, DEPLOY20_BASE=base, DEPLOY20_SRC=str(src), **extra_env)
-    argv = [str(CLI), "-y", *inventory_args(), str(workdir / "deploy.py")]
+    argv = [str(CLI), "-y", *inventory_args(workdir), str(workdir / "deploy.py")]
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
     seconds = time.perf_counter() - started
@@ -109,7 +140,7 @@ def main() -> None:
     if not CLI.exists():
         fail(f"no console script at {CLI}")
     rounds = int(os.environ.get("BENCH_ROUNDS") or 1)
-    local = not os.environ.get("BENCH_HOSTS")
+    local = not os.environ.get("BENCH_HOSTS") and not os.environ.get("BENCH_FANOUT")
     firsts: list[float] = []
     seconds: list[float] = []
     counts: dict[str, int] = {}
@@ -119,12 +150,12 @@ def main() -> None:
         src = workdir / "src"
         make_sources(src)
         for index in range(rounds):
-            base = f"/tmp/pyinfra-bench-deploy20-{os.getpid()}-{index}"
+            base = f"/tmp/pyinfra-bench-deploy20-{os.getpid()}-{index}-{os.path.basename(tmp)}"
             try:
                 firsts.append(run_cli(workdir, base, src, {}))
                 seconds.append(run_cli(workdir, base, src, {}))
             finally:
-                if local:
+                if local or os.environ.get("BENCH_HOST", "").startswith("127."):
                     shutil.rmtree(base, ignore_errors=True)
         if local:
             shim_dir = workdir / "shim"
@@ -150,6 +181,8 @@ def main() -> None:
         "first_run_seconds": statistics.median(firsts),
         "second_run_seconds": statistics.median(seconds),
         "ops": 20,
+        "hosts": int(os.environ.get("BENCH_FANOUT") or 0)
+        or len([h for h in os.environ.get("BENCH_HOSTS", "@local").split(",") if h]),
         "runs": rounds,
     }
     if counts:

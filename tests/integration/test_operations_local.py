@@ -197,7 +197,7 @@ CASES = [
         "group",
         lambda c: server.group(group=c.name, **_escalate(c)),
         lambda c: _eq(c.sh(f"getent group {c.name} | cut -d: -f1").strip(), c.name),
-        cleanup=lambda c: c.sh(f"groupdel {c.name} 2>/dev/null; true", ok=False),
+        cleanup=lambda c: c.root_sh(f"groupdel {c.name} 2>/dev/null; true", ok=False),
         root=True,
     ),
     Case(
@@ -215,7 +215,7 @@ CASES = [
         ),
         lambda c: _check_user(c),
         prepare=lambda c: c.sh(f"mkdir -p {c.r('home')}"),
-        cleanup=lambda c: c.sh(
+        cleanup=lambda c: c.root_sh(
             f"userdel {c.name} 2>/dev/null; groupdel {c.name} 2>/dev/null; "
             f"groupdel {c.name}g 2>/dev/null; true",
             ok=False,

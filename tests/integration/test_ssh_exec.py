@@ -272,3 +272,24 @@ def test_sshd_killed_during_a_command(env: SSHEnv) -> None:
             host.disconnect()
     finally:
         other.stop()
+
+
+def test_sh_login_shell_runs_sh_scripts_itself(env: SSHEnv) -> None:
+    """With /bin/sh as login shell, ``sh -c SCRIPT`` runs SCRIPT in the login shell (one
+    process less); any other login shell gets the command unchanged."""
+    from tests.targets.sshd import ensure_user
+
+    with env.host() as host:
+        first = host.run_shell_command("ps -o args= -p $$")[1].stdout
+        second = host.run_shell_command("ps -o args= -p $$")[1].stdout
+        assert "pyinfra-pid" not in first  # not known yet: a child sh ran it
+        assert "pyinfra-pid" in second  # the login shell itself
+        ok, out = host.run_shell_command("echo $0; exit 4", _success_exit_codes=[4])
+        assert ok and out.stdout == "sh"
+    ensure_user("pyisshbash", shell="/bin/bash")
+    env.server.authorize_key("pyisshbash", env.key.with_name(env.key.name + ".pub"))
+    with env.host(ssh_user="pyisshbash") as host:
+        for _ in range(2):
+            ok, out = host.run_shell_command("echo $0; ps -o args= -p $$")
+            assert ok and out.stdout_lines[0] == "sh"
+            assert "pyinfra-pid" not in out.stdout_lines[1]

@@ -258,14 +258,14 @@ def _fetch(
         detail = [line for line in output.stderr.strip().splitlines() if line.strip()]
         where = "timed out" if output.timed_out else f"exit status {output.exit_code}"
         raise FactError(
-            f"{host.name}: fact {_describe(fact_cls, fact_kwargs)} failed"
+            f"fact {_describe(fact_cls, fact_kwargs)} failed"
             + (f": {detail[-1]}" if detail else f" ({where})")
         )
     try:
         return fact.process(output.stdout_lines)
     except Exception as exc:  # noqa: BLE001 - parsing errors become FactError
         raise FactError(
-            f"{host.name}: could not parse fact {_describe(fact_cls, fact_kwargs)}: "
+            f"could not parse fact {_describe(fact_cls, fact_kwargs)}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
 

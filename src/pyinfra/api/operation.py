@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import pyinfra
 from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, check_argument_type
+from pyinfra.api.command import MaskString
 from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.typecheck import check_value, describe_type, resolved_hints
 from pyinfra.connectors.output import CommandOutput, OutputLine
@@ -308,9 +309,12 @@ def operation_label(op_label: str, bound: Any, signature: inspect.Signature) -> 
         param = signature.parameters[name]
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             continue
-        if param.default is not inspect.Parameter.empty and value == param.default:
-            continue
-        if any(word in name.lower() for word in _SECRET_WORDS):
+        try:
+            if param.default is not inspect.Parameter.empty and bool(value == param.default):
+                continue
+        except Exception:  # noqa: BLE001 - odd __eq__: just show the value
+            pass
+        if isinstance(value, MaskString) or any(word in name.lower() for word in _SECRET_WORDS):
             shown = "***"
         elif isinstance(value, str):
             shown = value if len(value) <= 50 else value[:47] + "..."

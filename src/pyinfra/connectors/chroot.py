@@ -34,7 +34,7 @@ from typing import IO, Any
 from typing_extensions import Unpack
 
 from pyinfra.api.arguments import ConnectorArguments
-from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
+from pyinfra.api.exceptions import ConnectError, TransferError
 from pyinfra.connectors.base import ConnectorData, DataMeta
 from pyinfra.connectors.chrootpath import resolve_in_root
 from pyinfra.connectors.cmdargv import command_argv
@@ -80,8 +80,9 @@ class ChrootConnector(ExecutionConnector):
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
-        if not name:
-            raise InventoryError("@chroot needs a directory: use @chroot//path/to/root")
+        if not name:  # the directory then comes from chroot_directory / chroot_path data
+            yield "@chroot", {}, []
+            return
         yield f"@chroot/{name}", {"chroot_directory": name}, []
 
     # Connect -------------------------------------------------------------------
@@ -90,16 +91,16 @@ class ChrootConnector(ExecutionConnector):
         directory = self.data.get("chroot_directory") or self.data.get("chroot_path")
         if not directory:
             raise ConnectError("no chroot directory: use @chroot//PATH or set chroot_directory")
+        if os.geteuid() != 0:
+            raise ConnectError(
+                "@chroot needs root on this machine (chroot is a root-only system call): "
+                f"run pyinfra as root, e.g. `sudo pyinfra @chroot/{directory} ...`"
+            )
         path = os.path.abspath(str(directory))
         if not os.path.lexists(path):
             raise ConnectError(f"chroot directory {path} does not exist")
         if not os.path.isdir(path):
             raise ConnectError(f"chroot directory {path} is not a directory")
-        if os.geteuid() != 0:
-            raise ConnectError(
-                f"@chroot needs root on this machine (chroot is a root-only system call): "
-                f"run pyinfra as root, e.g. `sudo pyinfra @chroot/{path} ...`"
-            )
         root = os.path.realpath(path)
         shell = resolve_in_root(root, "/bin/sh")
         if not os.path.isfile(shell) or not os.access(shell, os.X_OK):

@@ -18,8 +18,10 @@ container), so they are written as ``docker_user`` and honour ``_sudo``/``_su_us
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +33,7 @@ from pyinfra.connectors.dockerapi import (
     EngineClient,
     EngineError,
     docker_endpoint,
+    error_message,
     podman_endpoint,
     quote_path,
 )
@@ -41,8 +44,9 @@ from pyinfra.connectors.execution import ExecutionConnector
 
 logger = logging.getLogger("pyinfra")
 
-# Keeps a container made from an image alive; it does not react to SIGTERM, but such
-# a container is committed (paused meanwhile) and then removed with force, never stopped.
+# Keeps a container made from an image alive (the image's entrypoint is set aside and
+# restored in the committed image). It ignores SIGTERM, but such a container is
+# committed (paused meanwhile) and then removed with force, never stopped.
 _KEEPALIVE = ["tail", "-f", "/dev/null"]
 # In a command built with a sudo password: it waits for a prompt, so needs real stdin.
 _PASSWORD_MARK = "[pyinfra-sudo-"
@@ -81,6 +85,7 @@ class DockerConnector(ExecutionConnector):
         self.container_id: str | None = None
         self.mode: str | None = None  # running | stopped | paused | image
         self._created = False
+        self._image_changes: list[str] = []
         self._local = threading.local()
         self._session: DriverSession | None = None
         self._session_lock = threading.Lock()
@@ -168,13 +173,21 @@ class DockerConnector(ExecutionConnector):
 
     def _start_from_image(self, ident: str) -> str:
         assert self.client is not None
-        status, _ = self.client.request("GET", f"/images/{quote_path(ident)}/json")
+        status, data = self.client.request("GET", f"/images/{quote_path(ident)}/json")
         if status == 404:
             raise ConnectError(
                 f"no container or image named {ident!r} on the {self.engine} engine at "
                 f"{self.client.endpoint}: check `{self.engine} ps -a` and "
                 f"`{self.engine} images` (pull the image first)"
             )
+        if status != 200:
+            raise EngineError(status, error_message(data, status))
+        config = json.loads(data).get("Config") or {}
+        # The committed image gets the source image's entrypoint and command back.
+        self._image_changes = [
+            f"ENTRYPOINT {json.dumps(config.get('Entrypoint') or [])}",
+            f"CMD {json.dumps(config.get('Cmd') or [])}",
+        ]
         platform = self.data.get("docker_platform")
         arch = self.data.get("docker_architecture")
         if not platform and arch:
@@ -182,7 +195,7 @@ class DockerConnector(ExecutionConnector):
         created = self.client.call(
             "POST",
             "/containers/create",
-            {"Image": ident, "Entrypoint": _KEEPALIVE, "Labels": {"pyinfra": "1"}},
+            {"Image": ident, "Entrypoint": [], "Cmd": _KEEPALIVE, "Labels": {"pyinfra": "1"}},
             query={"platform": platform} if platform else None,
         )
         container_id = str(created["Id"])
@@ -259,8 +272,12 @@ class DockerConnector(ExecutionConnector):
             result = client.call(
                 "POST",
                 "/commit",
-                {"Labels": {"pyinfra.source-image": self.identifier}},
-                query={"container": self.container_id, "comment": "pyinfra"},
+                {},
+                query={
+                    "container": self.container_id,
+                    "comment": f"pyinfra run on {self.identifier}",
+                    "changes": self._image_changes,
+                },
             )
             image_id = str(result.get("Id") or result.get("id") or "")
             self.host.connector_data["docker_committed_image"] = image_id
@@ -357,20 +374,26 @@ class DockerConnector(ExecutionConnector):
         if session is not None:
             session.close()
 
-    def _dead_message(self) -> str | None:
-        """Why an exec ended abnormally, when it is because the container stopped."""
+    def _dead_message(self, settle: float = 0.0) -> str | None:
+        """Why a command's stream ended abnormally, when it is because the container
+        stopped. ``settle``: seconds to wait for the engine to record the stop (the
+        stream can end a moment before the container's state changes)."""
         if self.client is None or self.container_id is None:
             return None
-        try:
-            status, _ = self.client.request("GET", f"/containers/{self.container_id}/json")
+        deadline = time.monotonic() + settle
+        while True:
+            try:
+                status, data = self.client.request("GET", f"/containers/{self.container_id}/json")
+            except ConnectError:
+                return None
             if status == 404:
                 return f"pyinfra: container {self.identifier} was removed during the command"
-            info = self.client.call("GET", f"/containers/{self.container_id}/json")
-        except ConnectError:
-            return None
-        state = info.get("State") or {}
-        if state.get("Running"):
-            return None
+            state = (json.loads(data).get("State") or {}) if status == 200 else {}
+            if not state.get("Running"):
+                break
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
         return (
             f"pyinfra: container {self.identifier} stopped during the command "
             f"(container exit status {state.get('ExitCode')})"

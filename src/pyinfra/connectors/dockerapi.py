@@ -283,7 +283,7 @@ def _url(path: str, query: dict[str, Any] | None) -> str:
     if not query:
         return path
     clean = {k: v for k, v in query.items() if v is not None}
-    return f"{path}?{urllib.parse.urlencode(clean)}"
+    return f"{path}?{urllib.parse.urlencode(clean, doseq=True)}"
 
 
 def error_message(data: bytes, status: int) -> str:

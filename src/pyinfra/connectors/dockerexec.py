@@ -31,7 +31,25 @@ TOKEN_VAR = "PYINFRA_EXEC_TOKEN"
 _CHUNK = 1 << 16
 
 # $1 = token. Find the processes of one exec and kill their sessions/groups (as root).
-KILL_SCRIPT = r"""t="PYINFRA_EXEC_TOKEN=$1"; me=$$; ids=""; n=0
+# $1 = token: print the pids whose environment has it (readable: same uid, or root).
+FIND_SCRIPT = r"""t="PYINFRA_EXEC_TOKEN=$1"
+for d in /proc/[0-9]*; do
+  tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$t" && echo "${d#/proc/}"
+done
+exit 0
+"""
+
+# $1 = token, $2 = tag of a session driver (or -), $3... = pids found already. As root,
+# stop and kill every process that has the token, is a live child of the driver (its
+# current command), or whose session / process group is led by one of those pids.
+KILL_SCRIPT = r"""t="PYINFRA_EXEC_TOKEN=$1"; tag=$2; shift 2; me=$$; ids="$*"; drv=""
+if [ "$tag" != - ]; then
+  for d in /proc/[0-9]*; do
+    [ "${d#/proc/}" = "$me" ] && continue
+    case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"$tag"*) drv="$drv ${d#/proc/}";; esac
+  done
+fi
+n=0
 while [ $n -lt 20 ]; do
   hits=""
   for d in /proc/[0-9]*; do
@@ -42,6 +60,7 @@ while [ $n -lt 20 ]; do
     p=${d#/proc/}; [ "$p" = "$me" ] && continue
     s=$(cat "$d/stat" 2>/dev/null) || continue; s=${s##*) }; set -- $s
     [ "$1" = Z ] && continue
+    for x in $drv; do [ "$2" = "$x" ] && ids="$ids $p"; done
     for i in $ids; do
       if [ "$p" = "$i" ] || [ "$3" = "$i" ] || [ "$4" = "$i" ]; then hits="$hits $p"; break; fi
     done
@@ -67,12 +86,13 @@ class ExecProcess:
         user: str | None = None,
         env: list[str] | None = None,
         describe: str = "container",
-        on_dead: Callable[[], str | None] | None = None,
+        on_dead: Callable[[float], str | None] | None = None,
     ) -> None:
         self.client = client
         self.container_id = container_id
         self.has_stderr = not tty
         self.token = secrets.token_hex(12)
+        self.user = user
         self.describe = describe
         self._on_dead = on_dead
         self._tty = tty
@@ -133,7 +153,7 @@ class ExecProcess:
         if not self._killed and not self._eof.is_set():
             code = self._exit_status()
             if self._on_dead is not None and (code < 0 or code >= 126):
-                message = self._on_dead()
+                message = self._on_dead(3.0 if code < 0 else 0.0)
                 if message:
                     note = f"{message}\n".encode()
         if note and self.has_stderr:
@@ -224,7 +244,12 @@ class ExecProcess:
         if self._killed or self._eof.is_set():
             return
         self._killed = True
-        kill_in_container(self.client, self.container_id, self.token)
+        leader = None
+        with contextlib.suppress(Exception):
+            info = self.client.call("GET", f"/exec/{self.exec_id}/json")
+            if info.get("Pid"):  # a host pid: usable when the engine runs on this machine
+                leader = namespace_pid(int(info["Pid"]))
+        kill_in_container(self.client, self.container_id, self.token, self.user, leader)
         # The stream ends when the process is gone; if it does not, stop reading it.
         if not self._eof.wait(5):
             self.abort()
@@ -244,16 +269,49 @@ class ExecProcess:
             self._sock.close()
 
 
-def kill_in_container(client: EngineClient, container_id: str, token: str) -> None:
-    """Run :data:`KILL_SCRIPT` as root in the container for the processes of ``token``."""
+def _exec_output(client: EngineClient, container_id: str, argv: list[str], user: str) -> bytes:
+    process = ExecProcess(client, container_id, argv, user=user)
+    process.close_stdin()
+    chunks = []
+    while chunk := process.read_stdout():
+        chunks.append(chunk)
+    process.close()
+    return b"".join(chunks)
+
+
+def kill_in_container(
+    client: EngineClient,
+    container_id: str,
+    token: str,
+    user: str | None = None,
+    leader: int | None = None,
+    driver_tag: str | None = None,
+) -> None:
+    """Kill a command (and its session) inside the container, as root.
+
+    The command is found by its ``leader`` pid (in the container's pid namespace), as
+    the current child of the session driver tagged ``driver_tag``, or by ``token`` in
+    its environment. Root in a container lacks CAP_SYS_PTRACE, so it cannot read the
+    environment of other users' or non-dumpable (``sudo``) processes: without a leader,
+    the token holders are first looked up as the command's ``user``."""
     with contextlib.suppress(Exception):
-        killer = ExecProcess(
-            client,
-            container_id,
-            ["sh", "-c", KILL_SCRIPT, "pyinfra-kill", token],
-            user="0",
-        )
-        killer.close_stdin()
-        while killer.read_stdout():
-            pass
-        killer.close()
+        found: list[str] = [str(leader)] if leader else []
+        if not found and user and user.split(":", 1)[0] not in ("0", "root"):
+            out = _exec_output(
+                client, container_id, ["sh", "-c", FIND_SCRIPT, "pyinfra-find", token], user
+            )
+            found = [w for w in out.decode(errors="replace").split() if w.isdigit()]
+        argv = ["sh", "-c", KILL_SCRIPT, "pyinfra-kill", token, driver_tag or "-", *found]
+        _exec_output(client, container_id, argv, "0")
+
+
+def namespace_pid(host_pid: int) -> int | None:
+    """The pid, in its own (innermost) pid namespace, of a process of this machine."""
+    try:
+        with open(f"/proc/{host_pid}/status") as handle:
+            for line in handle:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        return None
+    return None

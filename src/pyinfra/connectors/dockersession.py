@@ -66,15 +66,19 @@ class DriverSession:
         client: EngineClient,
         container_id: str,
         user: str | None,
-        on_dead: Callable[[], str | None] | None = None,
+        on_dead: Callable[[float], str | None] | None = None,
     ) -> None:
         self.client = client
+        self.user = user
         self.on_dead = on_dead
         self.container_id = container_id
         self.broken = False
         self._busy = threading.Lock()
+        # a unique argv tag: the kill script finds the driver (and so its current
+        # command) by it, as root, whatever user the commands run as
+        self.tag = f"pyinfra-session-{secrets.token_hex(8)}"
         self.proc = ExecProcess(
-            client, container_id, ["sh", "-c", DRIVER_SCRIPT, "pyinfra-session"], user=user
+            client, container_id, ["sh", "-c", DRIVER_SCRIPT, self.tag], user=user
         )
         seen = b""
         while _READY not in seen:
@@ -178,7 +182,7 @@ class SessionCommand:
             frame = self.session.proc.next_frame()
             if frame is None:  # the session ended (container stopped?)
                 self.session.broken = True
-                message = self.session.on_dead() if self.session.on_dead else None
+                message = self.session.on_dead(3.0) if self.session.on_dead else None
                 if message:
                     self._err.put(message.encode() + b"\n")
                 return self._finish(-1)
@@ -222,7 +226,8 @@ class SessionCommand:
         if self._killed or self._done.is_set():
             return
         self._killed = True
-        kill_in_container(self.session.client, self.session.container_id, self.token)
+        session = self.session
+        kill_in_container(session.client, session.container_id, self.token, driver_tag=session.tag)
         if not self._done.wait(5):
             self.session.broken = True
             self.session.proc.abort()

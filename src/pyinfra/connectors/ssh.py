@@ -148,6 +148,8 @@ class SSHConnector(ExecutionConnector):
             timeout=connection.settings.connect_timeout,
             forward_agent=connection.settings.forward_agent,
             killer=killer,
+            login_sh=connection.login_shell == "sh",
+            on_login_shell=connection.learn_login_shell if connection.login_shell is None else None,
         )
 
     def _run(

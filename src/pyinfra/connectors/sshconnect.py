@@ -44,6 +44,26 @@ _FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _WINDOW_SIZE = 4 * 1024 * 1024
 
 
+class _QuickAckSocket(socket.socket):
+    """A TCP socket that acknowledges small reads at once.
+
+    sshd does not set TCP_NODELAY on non-interactive sessions, so when it sends two
+    small packets in a row (e.g. a debug message, then a channel confirmation) the second
+    waits for our ACK of the first, which Linux delays by up to 40 ms when we have nothing
+    to send. Asking for a quick ACK after each small read removes that stall.
+    """
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        data = super().recv(size, flags)
+        if _QUICKACK is not None and len(data) < 4096:
+            with contextlib.suppress(OSError):
+                self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        return data
+
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
 class RetryableConnectError(ConnectError):
     """A network-level failure: worth another attempt."""
 
@@ -56,6 +76,10 @@ class SSHConnection:
     client: paramiko.SSHClient
     jumps: list[SSHConnection] = field(default_factory=list)
     proxy: Any = None
+    login_shell: str | None = None  # the login shell's $0, learned from the first command
+
+    def learn_login_shell(self, name: str) -> None:
+        self.login_shell = name
 
     @property
     def transport(self) -> paramiko.Transport:
@@ -152,7 +176,7 @@ def _tcp_connect(settings: SSHSettings) -> socket.socket:
     deadline = time.monotonic() + timeout
     last: OSError | None = None
     for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
+        sock = _QuickAckSocket(family, kind, proto)
         try:
             sock.settimeout(max(0.1, deadline - time.monotonic()))
             sock.connect(address)
@@ -281,7 +305,8 @@ def check_key_file(path: str, passphrase: str | None, name: str) -> None:
     except OSError as exc:
         raise ConnectError(f"{name}: cannot read ssh_key {path}: {exc.strerror}") from None
     try:
-        paramiko.PKey.from_path(path, passphrase.encode() if passphrase is not None else None)
+        secret: Any = passphrase.encode() if passphrase is not None else None
+        paramiko.PKey.from_path(path, secret)
     except (paramiko.PasswordRequiredException, TypeError) as exc:
         if isinstance(exc, TypeError) and "password" not in str(exc).lower():
             raise
@@ -290,7 +315,9 @@ def check_key_file(path: str, passphrase: str | None, name: str) -> None:
         ) from None
     except (paramiko.SSHException, ValueError) as exc:
         hint = "wrong ssh_key_password?" if passphrase else "not a private key?"
-        raise AuthenticationError(f"{name}: cannot load private key {path}: {exc} ({hint})") from None
+        raise AuthenticationError(
+            f"{name}: cannot load private key {path}: {exc} ({hint})"
+        ) from None
 
 
 def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> paramiko.SSHClient:

@@ -19,6 +19,7 @@ from typing import Any
 import paramiko
 
 from pyinfra.api.exceptions import ConnectError
+from pyinfra.connectors.sshprocess import send_eof
 
 logger = logging.getLogger("pyinfra")
 _CHUNK = 65536
@@ -97,6 +98,9 @@ class PortForward:
         with self._lock:
             endpoints, self._open = list(self._open), set()
         for endpoint in endpoints:
+            if isinstance(endpoint, socket.socket):  # wakes the thread blocked in recv()
+                with contextlib.suppress(OSError):
+                    endpoint.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(Exception):
                 endpoint.close()
         if self._thread is not threading.current_thread():
@@ -158,7 +162,7 @@ class PortForward:
             # One direction ended: pass the EOF on; when both ended, release the pair.
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 if sink is channel:
-                    channel.shutdown_write()
+                    send_eof(channel)
                 else:
                     client.shutdown(socket.SHUT_WR)
             if channel.closed or channel.eof_received and channel.eof_sent:

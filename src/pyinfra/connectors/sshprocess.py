@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paramiko
 
@@ -52,13 +54,32 @@ exit 0
 Killer = Callable[[int], None]
 
 
-def wrap_command(command: str, get_pty: bool) -> str:
-    """The command as sent to sshd: report the PID first (and no echo on a pty)."""
+def unwrap_sh(command: str) -> str | None:
+    """The script of a command that is exactly ``sh -c SCRIPT``, else None."""
+    if not command.startswith("sh -c "):
+        return None
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        return None
+    if len(parts) == 3 and shlex.join(parts) == command:
+        return parts[2]
+    return None
+
+
+def wrap_command(command: str, get_pty: bool, login_sh: bool = False) -> str:
+    """The command as sent to sshd: report the PID (and the login shell's name) first, and
+    turn off echo on a pty.
+
+    ``login_sh``: the login shell is ``sh`` itself, so a command that is exactly
+    ``sh -c SCRIPT`` runs SCRIPT directly in it (the same shell, one process less).
+    """
     lines = []
     if get_pty:
         lines.append("stty -echo 2>/dev/null")
-    lines.append("printf '\\033]pyinfra-pid;%d\\007' \"$$\" >&2")
-    lines.append(command)
+    lines.append('printf \'\\033]pyinfra-pid;%d;%s\\007\' "$$" "$0" >&2')
+    script = unwrap_sh(command) if login_sh else None
+    lines.append(script if script is not None else command)
     return "\n".join(lines)
 
 
@@ -83,6 +104,32 @@ def open_session(transport: paramiko.Transport, name: str, timeout: float) -> pa
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def send_eof(channel: paramiko.Channel) -> None:
+    """Send EOF on ``channel`` unless it is closed, atomically with respect to a CLOSE
+    from the server.
+
+    paramiko's ``shutdown_write`` marks the EOF as sent under the channel lock but sends it
+    after releasing the lock; if the server's CLOSE is handled in between, paramiko answers
+    with its own CLOSE first and our EOF then arrives for a channel that no longer exists,
+    which makes sshd drop the whole connection ("ieof packet referred to nonexistent
+    channel"). Holding the lock until the EOF is out closes that gap.
+    """
+    lock = getattr(channel, "lock", None)
+    transport = channel.get_transport()
+    if lock is None or transport is None or not transport.clear_to_send.is_set():
+        if not channel.closed:
+            channel.shutdown_write()
+        return
+    internals: Any = channel  # paramiko internals, not in its type stubs
+    sender: Any = transport
+    with lock:
+        if channel.closed or channel.eof_sent:
+            return
+        message = internals._send_eof()
+        if message is not None:
+            sender._send_user_message(message)
+
+
 class SSHProcess:
     """A command running on its own channel (``exec`` request), optionally on a pty."""
 
@@ -96,11 +143,14 @@ class SSHProcess:
         timeout: float = 10.0,
         forward_agent: bool = False,
         killer: Killer | None = None,
+        login_sh: bool = False,
+        on_login_shell: Callable[[str], None] | None = None,
     ) -> None:
         self.has_stderr = not get_pty
         self.name = name
         self.pid: int | None = None
         self._killer = killer
+        self._on_login_shell = on_login_shell
         self._killed = False
         self._lock = threading.Lock()
         self._pid_seen = threading.Event()
@@ -118,7 +168,7 @@ class SSHProcess:
                 paramiko.agent.AgentRequestHandler(channel)
             if get_pty:
                 channel.get_pty(term="xterm", width=200, height=50)
-            channel.exec_command(wrap_command(command, get_pty))
+            channel.exec_command(wrap_command(command, get_pty, login_sh))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             channel.close()
             raise ConnectError(
@@ -156,9 +206,11 @@ class SSHProcess:
             if start >= 0:
                 end = self._hold.find(PID_END, start)
                 if end >= 0:
-                    digits = self._hold[start + len(PID_PREFIX) : end]
+                    digits, _, shell = self._hold[start + len(PID_PREFIX) : end].partition(b";")
                     if digits.isdigit():
                         self.pid = int(digits)
+                    if self._on_login_shell is not None:
+                        self._on_login_shell(shell.decode(errors="replace"))
                     data = self._hold[:start] + self._hold[end + 1 :]
                     self._stop_scanning(b"")
                     if data:
@@ -197,7 +249,7 @@ class SSHProcess:
                 # A terminal has no EOF of its own: ^D (twice after a partial line).
                 self._stdin_open.wait()
                 self.channel.sendall(b"\x04" if self._last_byte == b"\n" else b"\x04\x04")
-            self.channel.shutdown_write()
+            send_eof(self.channel)
 
     # -- status ------------------------------------------------------------------------
 

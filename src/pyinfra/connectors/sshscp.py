@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import paramiko
 
+from pyinfra.connectors.sshprocess import send_eof
+
 _CHUNK = 1 << 20
 
 
@@ -75,7 +77,7 @@ class _Channel:
 
     def finish(self) -> int:
         with contextlib.suppress(Exception):
-            self.channel.shutdown_write()
+            send_eof(self.channel)
         self.channel.status_event.wait(30)
         status = int(self.channel.exit_status)
         self.channel.close()

@@ -52,7 +52,10 @@ _ERRNO = {
     OP_UNSUPPORTED: errno.EOPNOTSUPP,
 }
 
-MAX_OUTSTANDING = 64
+MAX_OUTSTANDING = 64  # requests in flight
+MAX_MESSAGE = 256 * 1024  # OpenSSH's sftp-server refuses longer messages
+WRITE_PACKETS = 7  # SSH packets per WRITE request
+WRITE_INFLIGHT = 4 * 1024 * 1024  # bytes of WRITE requests in flight
 READ_SIZE = 255 * 1024  # OpenSSH's sftp-server answers reads of up to 255 KiB
 _RECV = 1 << 20
 
@@ -271,10 +274,13 @@ class SFTPSession:
     # -- bulk data -----------------------------------------------------------------------
 
     def write_chunk_size(self, handle: bytes) -> int:
-        """Payload size that makes one WRITE request exactly fill one SSH packet."""
+        """Payload size that makes one WRITE request exactly fill :data:`WRITE_PACKETS`
+        SSH packets (paramiko sends at most ``max packet - 64`` bytes per packet) while
+        staying under the 256 KiB message limit of OpenSSH's sftp-server."""
         packet = int(getattr(self.channel, "out_max_packet_size", 32768)) - 64
         overhead = 4 + 1 + 4 + 4 + len(handle) + 8 + 4
-        return max(1024, min(packet - overhead, 255 * 1024))
+        packets = max(1, min(WRITE_PACKETS, (MAX_MESSAGE - 1024) // max(packet, 1)))
+        return max(1024, packets * packet - overhead)
 
     def write_from(self, handle: bytes, source: IO[bytes]) -> int:
         """Write everything ``source`` yields at offsets 0.., pipelined; every status is
@@ -284,7 +290,9 @@ class SFTPSession:
         pending: list[int] = []
         error: SFTPError | None = None
         offset = 0
-        block_size = chunk * 32
+        block_size = chunk * 4
+        max_pending = max(2, WRITE_INFLIGHT // chunk)
+        channel = self.channel
         while error is None:
             block = source.read(block_size)
             if not block:
@@ -297,12 +305,12 @@ class SFTPSession:
                 header = struct.pack(
                     ">IBI", 4 + 1 + len(prefix) + 8 + 4 + len(piece), WRITE, request_id
                 )
-                self.channel.sendall(
+                channel.sendall(
                     b"".join((header, prefix, struct.pack(">QI", offset, len(piece)), piece))
                 )
                 pending.append(request_id)
                 offset += len(piece)
-                while len(pending) >= MAX_OUTSTANDING or (pending and self.channel.recv_ready()):
+                while len(pending) >= max_pending or (pending and channel.recv_ready()):
                     error = self._finish_write(pending, error)
                 if error is not None:
                     break

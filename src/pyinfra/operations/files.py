@@ -38,6 +38,7 @@ from pyinfra.operations.syncplan import sync_commands
 from pyinfra.operations.templating import render_template
 from pyinfra.operations.textedit import compile_pattern, ensure_line, line_pattern, replace_text
 from pyinfra.operations.util import (
+    chain,
     check_path,
     chown,
     deploy_path,
@@ -91,9 +92,8 @@ def _ensure_parent(
             f"remote directory {parent} does not exist ({argument}={path}): "
             "create it first or pass create_remote_dir=True",
         )
-    yield StringCommand("mkdir", "-p", "--", QuoteString(parent))
-    if user or group:
-        yield chown(parent, user, group)
+    make = StringCommand("mkdir", "-p", "--", QuoteString(parent))
+    yield from chain([make, chown(parent, user, group)] if user or group else [make])
     yield FactChange(
         paths=(parent,),
         expect=((Directory, {"path": parent}, expected_stat(None, user, group, "755")),),
@@ -141,7 +141,7 @@ def file(
         commands.append(StringCommand("touch", "--", QuoteString(path)))
     commands += ownership_commands(path, info, user, group, octal)
     if commands:
-        yield from commands
+        yield from chain(commands)
         yield FactChange(
             paths=(path,),
             expect=((File, {"path": path}, expected_stat(info, user, group, octal)),),
@@ -189,7 +189,7 @@ def directory(
     if info is None or not _no_check_owner_mode:
         commands += ownership_commands(path, info, user, group, octal, recursive)
     if commands:
-        yield from commands
+        yield from chain(commands)
         yield FactChange(
             paths=(path,),
             recursive=recursive,
@@ -245,7 +245,7 @@ def link(
         )
     commands += ownership_commands(path, info, user, group, None, dereference=False)
     if commands:
-        yield from commands
+        yield from chain(commands)
         predicted = {**expected_stat(info, user, group, "777"), "link_target": target}
         yield FactChange(paths=(path,), expect=((Link, {"path": path}, predicted),))
 
@@ -319,7 +319,7 @@ def _upload(
         commands.append(FileUploadCommand(data, dest))
     commands += ownership_commands(dest, info, user, group, mode)
     if commands:
-        yield from commands
+        yield from chain(commands)
         predicted = {**expected_stat(info, user, group, mode), "sha256": local_sha}
         yield FactChange(paths=(dest,), expect=((FileInfo, {"path": dest}, predicted),))
 
@@ -586,5 +586,5 @@ def sync(
         sync_commands(local, dest, user, group, octal, dir_octal, delete, excludes, exclude_dirs)
     )
     if commands:
-        yield from commands
+        yield from chain(commands)
         yield FactChange(paths=(dest,), recursive=True)

@@ -128,9 +128,12 @@ def _body(line: str) -> tuple[str, str]:
 def line_pattern(
     line: str, escape: bool, extended: bool, flags: list[str] | None
 ) -> re.Pattern[str]:
-    source = re.escape(line) if escape else posix_to_python(line, extended)
-    re_flags = re.IGNORECASE if any(f in ("i", "I") for f in flags or []) else 0
-    return re.compile(source, re_flags)
+    """The pattern ``files.line`` matches lines with (anywhere in the line, like grep)."""
+    if escape:
+        compile_pattern("", extended, flags)  # validates the flags
+        ignore_case = any(f in ("i", "I") for f in flags or [])
+        return re.compile(re.escape(line), re.IGNORECASE if ignore_case else 0)
+    return compile_pattern(line, extended, flags)
 
 
 def ensure_line(

@@ -102,6 +102,26 @@ def ownership_commands(
     return commands
 
 
+def chain(commands: list[Any]) -> list[Any]:
+    """Consecutive shell commands joined with ``&&`` into one (one round trip instead of
+    several; the first failure still stops the rest and its stderr is reported)."""
+    out: list[Any] = []
+    run: list[StringCommand] = []
+    for command in [*commands, None]:
+        if isinstance(command, StringCommand) and not command.connector_arguments:
+            run.append(command)
+            continue
+        if run:
+            joined: list[Any] = []
+            for item in run:
+                joined += ["&&", item] if joined else [item]
+            out.append(joined[0] if len(run) == 1 else StringCommand(*joined))
+            run = []
+        if command is not None:
+            out.append(command)
+    return out
+
+
 def expected_stat(
     info: Any, user: str | None, group: str | None, mode: str | None
 ) -> dict[str, Any]:
