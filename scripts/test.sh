@@ -36,7 +36,7 @@ if [ -x scripts/setup-targets.sh ]; then
 fi
 
 log "ruff"
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench examples
 log "mypy"
 .venv/bin/mypy
 log "pytest"
