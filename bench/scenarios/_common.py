@@ -140,6 +140,38 @@ def time_put_get(host: Any, size_mb: int, remote_dir: str) -> dict[str, Any]:
     }
 
 
+def time_openssh_scp(size_mb: int, remote_dir: str) -> dict[str, Any]:
+    """OpenSSH's own `scp` upload and download of a `size_mb` file to BENCH_HOST (the
+    reference the SSH connector's throughput is compared with); {} without `scp`."""
+    import shutil
+    import subprocess
+
+    if shutil.which("scp") is None or not os.environ.get("BENCH_HOST"):
+        return {}
+    source, source_sha = make_file(size_mb)
+    remote = f"{remote_dir.rstrip('/')}/pyinfra-bench-scp-{os.getpid()}.bin"
+    back = source.with_name(source.name + ".back")
+    user = os.environ.get("BENCH_USER")
+    target = f"{user}@{os.environ['BENCH_HOST']}" if user else os.environ["BENCH_HOST"]
+    options = ["-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "BatchMode=yes", "-P", str(env_int("BENCH_PORT", 22))]  # fmt: skip
+    if os.environ.get("BENCH_KEY"):
+        options += ["-i", os.environ["BENCH_KEY"]]
+
+    def scp(*args: str) -> None:
+        subprocess.run(["scp", *options, *args], check=True, capture_output=True)
+
+    try:
+        put_seconds = _timed(lambda: scp(str(source), f"{target}:{remote}"), "scp put")
+        get_seconds = _timed(lambda: scp(f"{target}:{remote}", str(back)), "scp get")
+        if sha256_of(back) != source_sha:
+            fail("scp round-trip mismatch")
+    finally:
+        source.unlink(missing_ok=True)
+        back.unlink(missing_ok=True)
+    return {"scp_put_mb_s": size_mb / put_seconds, "scp_get_mb_s": size_mb / get_seconds}
+
+
 def _timed(action: Callable[[], Any], what: str) -> float:
     started = time.perf_counter()
     result = action()

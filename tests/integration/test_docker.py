@@ -276,3 +276,22 @@ def test_many_commands_keep_output_separate(container: str) -> None:
         for i in range(30):
             ok, out = host.run_shell_command(f"printf 'a{i}'; printf 'b{i}' >&2")
             assert ok and out.stdout == f"a{i}" and out.stderr == f"b{i}"
+
+
+def test_platform_of_an_image_container(docker_ready: None) -> None:
+    host = make_host(f"@docker/{engines.BASE_IMAGE}", {"docker_platform": "linux/amd64"})
+    committed = None
+    try:
+        if os.uname().machine != "x86_64":
+            pytest.skip("the base image is only amd64 on x86_64 machines")
+        host.connect(raise_exceptions=True)
+        ok, out = host.run_shell_command("uname -m")
+        assert ok and out.stdout == "x86_64"
+        host.disconnect()
+        committed = host.connector_data["docker_committed_image"]
+    finally:
+        host.disconnect()
+        if committed:
+            engines.remove_image(ENGINE, committed)
+    message = connect_error(f"@docker/{engines.BASE_IMAGE}", {"docker_architecture": "arm64"})
+    assert "does not match the specified platform" in message

@@ -41,6 +41,7 @@ from pyinfra.connectors.dockerexec import ExecProcess
 from pyinfra.connectors.dockersession import DriverSession, SessionUnavailable
 from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
+from pyinfra.connectors.output import CommandOutput
 
 logger = logging.getLogger("pyinfra")
 
@@ -142,10 +143,12 @@ class DockerConnector(ExecutionConnector):
 
     def _inspect_container(self, ident: str) -> dict[str, Any] | None:
         assert self.client is not None
-        status, _ = self.client.request("GET", f"/containers/{quote_path(ident)}/json")
+        status, data = self.client.request("GET", f"/containers/{quote_path(ident)}/json")
         if status == 404:
             return None
-        info: dict[str, Any] = self.client.call("GET", f"/containers/{quote_path(ident)}/json")
+        if status != 200:
+            raise EngineError(status, error_message(data, status))
+        info: dict[str, Any] = json.loads(data)
         return info
 
     def _bring_up(self, info: dict[str, Any]) -> str:
@@ -300,7 +303,7 @@ class DockerConnector(ExecutionConnector):
         arguments: dict[str, Any],
         stdin: Any = None,
         stdout_sink: Any = None,
-    ) -> Any:
+    ) -> tuple[bool, CommandOutput]:
         # Commands fed on stdin need an exec of their own (the session's stdin is its
         # command channel); remember that for start_process.
         has_input = stdin is not None or arguments.get("_stdin") is not None

@@ -23,7 +23,7 @@ import shlex
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import paramiko
@@ -399,6 +399,3 @@ def _auth_or_network_error(settings: SSHSettings, exc: BaseException) -> Pyinfra
         return RetryableConnectError(f"{name}: SSH handshake with {address} failed: {detail}")
     return ConnectError(f"{name}: connecting to {address} failed: {type(exc).__name__}: {exc}")
 
-
-def reconnect_settings(settings: SSHSettings, **changes: Any) -> SSHSettings:
-    return replace(settings, **changes)
