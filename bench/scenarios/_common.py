@@ -169,6 +169,9 @@ def time_openssh_scp(size_mb: int, remote_dir: str) -> dict[str, Any]:
     finally:
         source.unlink(missing_ok=True)
         back.unlink(missing_ok=True)
+        ssh_options = [o if o != "-P" else "-p" for o in options if o != "-q"]
+        subprocess.run(["ssh", *ssh_options, target, "rm", "-f", shlex.quote(remote)],
+                       capture_output=True, check=False)  # fmt: skip
     return {"scp_put_mb_s": size_mb / put_seconds, "scp_get_mb_s": size_mb / get_seconds}
 
 

@@ -232,3 +232,29 @@ def test_shell_executable(host: Host) -> None:
     assert ok and out.stdout == "plain"
     ok, out = host.run_shell_command("pwd", _shell_executable=None, _chdir="/")
     assert ok and out.stdout == "/"
+
+
+class _BrokenSource(io.RawIOBase):
+    """Gives two chunks, then fails: a put must not replace the target."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 2:
+            raise OSError("disk went away")
+        return b"x" * 1024
+
+
+@pytest.mark.needs("files", "shell")
+def test_failed_upload_source_leaves_target_untouched(host: Host) -> None:
+    remote = remote_path("orig")
+    assert host.put_file(io.BytesIO(b"original"), remote)
+    with pytest.raises((TransferError, OSError)):
+        host.put_file(_BrokenSource(), remote, _timeout=60)
+    ok, out = host.run_shell_command(f"cat {remote}")
+    assert ok and out.stdout == "original"

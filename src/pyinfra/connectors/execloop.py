@@ -102,6 +102,7 @@ class _StdinFeeder:
         self.sent = False
         self.wait_for_ready = wait_for_ready
         self.error: OSError | None = None
+        self.source_error: str | None = None
 
     def send_secret(self, secret: str) -> None:
         with self.lock:
@@ -124,7 +125,17 @@ class _StdinFeeder:
                     if self.data:
                         self.process.write_stdin(self.data)
                 elif self.data is not None:
-                    while chunk := self.data.read(_STDIN_CHUNK):
+                    while True:
+                        try:
+                            chunk = self.data.read(_STDIN_CHUNK)
+                        except Exception as exc:  # noqa: BLE001 - any source failure
+                            # Never close stdin on a broken source: the command would
+                            # take the partial input as complete. Kill it instead.
+                            self.source_error = f"reading the input failed: {exc}"
+                            self.process.kill()
+                            return
+                        if not chunk:
+                            break
                         self.process.write_stdin(chunk)
                 self.process.close_stdin()
             except OSError as exc:  # the command exited without reading all its input
@@ -282,6 +293,8 @@ def run_process(
             )
         )
         return False, output
+    if feeder.source_error:
+        failure.append(f"pyinfra: {feeder.source_error}")
     for message in failure:
         output.combined_lines.append(OutputLine("stderr", message))
     if failure:

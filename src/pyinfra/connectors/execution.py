@@ -76,13 +76,23 @@ class ExecutionConnector(BaseConnector):
             resolved.pop(key, None)
         data = stdin if stdin is not None else _stdin_bytes(control.get("_stdin"))
 
+        attempts: list[int] = []
+
         def execute(args: dict[str, Any]) -> tuple[bool, CommandOutput]:
             escalation = build_unix_command(command, **args)
+            if attempts and data is not None and not isinstance(data, bytes):
+                # A retry (sudo password) must send the input again from its start;
+                # rewind before anything starts so a failure here runs nothing.
+                try:
+                    data.seek(0)
+                except (OSError, ValueError, AttributeError) as exc:
+                    raise TransferError(
+                        f"{self.host.name}: cannot send the input again for the retry: {exc}"
+                    ) from exc
+            attempts.append(1)
             log_command(self.host.name, escalation.command, print_input)
             get_pty = bool(control.get("_get_pty")) or escalation.needs_pty
             process = self.start_process(escalation.command.get_raw_value(), get_pty)
-            if data is not None and not isinstance(data, bytes):
-                data.seek(0)
             return run_process(
                 process,
                 stdin=data,

@@ -135,10 +135,10 @@ class SSHConnector(ExecutionConnector):
 
     def start_process(self, command: str, get_pty: bool) -> Process:
         connection = self.connection
-        escalation = self._kill_arguments()
+        arguments = dict(getattr(self._local, "arguments", None) or {})
 
         def killer(pid: int) -> None:
-            self._kill_remote(connection, pid, escalation)
+            self._kill_remote(connection, pid, self._kill_arguments(arguments))
 
         return SSHProcess(
             connection.transport,
@@ -179,8 +179,8 @@ class SSHConnector(ExecutionConnector):
             )
         return ok, output
 
-    def _kill_arguments(self) -> dict[str, Any]:
-        arguments = getattr(self._local, "arguments", None) or {}
+    def _kill_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The escalation the command ran with, to kill its processes as their owner."""
         resolved = self._resolve(dict(arguments))
         out = {key: resolved.get(key) for key in _KILL_KEYS}
         if out.get("_sudo") and not out.get("_sudo_password"):

@@ -398,4 +398,3 @@ def _auth_or_network_error(settings: SSHSettings, exc: BaseException) -> Pyinfra
         detail = str(exc) or type(exc).__name__
         return RetryableConnectError(f"{name}: SSH handshake with {address} failed: {detail}")
     return ConnectError(f"{name}: connecting to {address} failed: {type(exc).__name__}: {exc}")
-

@@ -83,12 +83,14 @@ def wrap_command(command: str, get_pty: bool, login_sh: bool = False) -> str:
     return "\n".join(lines)
 
 
-def open_session(transport: paramiko.Transport, name: str, timeout: float) -> paramiko.Channel:
+def open_session(
+    transport: paramiko.Transport, name: str, timeout: float, window_size: int | None = None
+) -> paramiko.Channel:
     """A new session channel; waits a little when the server's MaxSessions is reached."""
     delay = 0.02
     for attempt in range(_OPEN_ATTEMPTS):
         try:
-            return transport.open_session(timeout=timeout)
+            return transport.open_session(timeout=timeout, window_size=window_size)
         except paramiko.ChannelException as exc:
             if attempt == _OPEN_ATTEMPTS - 1:
                 raise ConnectError(

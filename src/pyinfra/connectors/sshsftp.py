@@ -57,6 +57,8 @@ MAX_MESSAGE = 256 * 1024  # OpenSSH's sftp-server refuses longer messages
 WRITE_PACKETS = 7  # SSH packets per WRITE request
 WRITE_INFLIGHT = 4 * 1024 * 1024  # bytes of WRITE requests in flight
 READ_SIZE = 255 * 1024  # OpenSSH's sftp-server answers reads of up to 255 KiB
+SINK_BLOCK = 4 * 1024 * 1024  # downloaded data is handed on in blocks of this size
+CHANNEL_WINDOW = 16 * 1024 * 1024  # receive window of the sftp channel
 _RECV = 1 << 20
 
 
@@ -145,6 +147,7 @@ class SFTPSession:
     def __init__(self, channel: Any) -> None:
         self.channel = channel
         self._buffer = bytearray()
+        self._pos = 0
         self._next_id = 1
         self.extensions: dict[str, bytes] = {}
         self._send(INIT, struct.pack(">I", 3))
@@ -166,19 +169,29 @@ class SFTPSession:
         self.channel.sendall(struct.pack(">IB", len(payload) + 1, kind) + payload)
 
     def _fill(self, size: int) -> None:
-        while len(self._buffer) < size:
+        """Have ``size`` unread bytes in the buffer (unread data starts at ``_pos``)."""
+        while len(self._buffer) - self._pos < size:
+            if self._pos:
+                del self._buffer[: self._pos]  # compact only when we must read more
+                self._pos = 0
             chunk = self.channel.recv(_RECV)
             if not chunk:
                 raise SFTPError(CONNECTION_LOST, "the SFTP channel was closed")
             self._buffer += chunk
 
-    def _recv_packet(self) -> tuple[int, bytes]:
+    def _next_packet(self) -> tuple[int, int, int]:
+        """Wait for a whole packet: ``(kind, start of its body, end)`` in the buffer; the
+        caller consumes it by setting ``_pos`` to ``end``."""
         self._fill(4)
-        (length,) = struct.unpack_from(">I", self._buffer, 0)
+        (length,) = struct.unpack_from(">I", self._buffer, self._pos)
         self._fill(4 + length)
-        kind = self._buffer[4]
-        body = bytes(self._buffer[5 : 4 + length])
-        del self._buffer[: 4 + length]
+        start = self._pos + 4
+        return self._buffer[start], start + 1, start + length
+
+    def _recv_packet(self) -> tuple[int, bytes]:
+        kind, start, end = self._next_packet()
+        body = bytes(self._buffer[start:end])
+        self._pos = end
         return kind, body
 
     def _request(self, kind: int, payload: bytes) -> int:
@@ -339,26 +352,55 @@ class SFTPSession:
         next_offset = 0
         eof_at: int | None = None
         max_inflight = max(2, min(MAX_OUTSTANDING // 4, size_hint // READ_SIZE + 2))
+        # Few system calls in this thread: while it is in one, paramiko's busy transport
+        # thread holds the GIL (up to the 5 ms switch interval). So requests go out in
+        # batches (one SSH packet) and data reaches the sink in large pieces.
+        out: list[bytes] = []
+        out_size = 0
 
-        def ask(offset: int, length: int) -> None:
-            request_id = self._request(READ, prefix + struct.pack(">QI", offset, length))
-            inflight[request_id] = (offset, length)
-            order.append(request_id)
+        def ask_more() -> None:
+            nonlocal next_offset
+            packets = []
+            while len(inflight) < max_inflight:
+                request_id = self._next_id
+                self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+                body = struct.pack(">I", request_id) + prefix
+                body += struct.pack(">QI", next_offset, READ_SIZE)
+                packets.append(struct.pack(">IB", len(body) + 1, READ) + body)
+                inflight[request_id] = (next_offset, READ_SIZE)
+                order.append(request_id)
+                next_offset += READ_SIZE
+            self.channel.sendall(b"".join(packets))
+
+        def deliver(data: bytes) -> None:
+            nonlocal out_size, written
+            out.append(data)
+            out_size += len(data)
+            written += len(data)
+            if out_size >= SINK_BLOCK:
+                flush()
+
+        def flush() -> None:
+            nonlocal out_size
+            if out:
+                sink(out[0] if len(out) == 1 else b"".join(out))
+                out.clear()
+                out_size = 0
 
         while True:
-            while eof_at is None and len(inflight) < max_inflight:
-                ask(next_offset, READ_SIZE)
-                next_offset += READ_SIZE
+            if eof_at is None and len(inflight) <= max_inflight // 2:
+                ask_more()
             if not order:
                 break
-            kind, body = self._recv_packet()
-            reader = _Reader(body)
-            request_id = reader.u32()
+            kind, start, end = self._next_packet()
+            (request_id,) = struct.unpack_from(">I", self._buffer, start)
             if request_id not in inflight:
                 raise SFTPError(BAD_MESSAGE, f"unexpected SFTP reply {request_id}")
             offset, length = inflight.pop(request_id)
             if kind == DATA:
-                data = reader.string()
+                (size,) = struct.unpack_from(">I", self._buffer, start + 4)
+                data = bytes(self._buffer[start + 8 : start + 8 + size])  # the only copy
+                self._pos = end
                 if len(data) < length and eof_at is None:
                     # A short read: ask for the rest (keeping the order of the pieces).
                     rest = self._request(
@@ -368,6 +410,8 @@ class SFTPSession:
                     order.insert(order.index(request_id) + 1, rest)
                 done[request_id] = data
             else:
+                reader = _Reader(bytes(self._buffer[start + 4 : end]))
+                self._pos = end
                 try:
                     self._check_status(kind, reader)
                 except SFTPError as exc:
@@ -378,6 +422,6 @@ class SFTPSession:
             while order and order[0] in done:
                 data = done.pop(order.pop(0))
                 if data:
-                    sink(data)
-                    written += len(data)
+                    deliver(data)
+        flush()
         return written

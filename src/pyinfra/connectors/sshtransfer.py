@@ -41,6 +41,7 @@ from pyinfra.connectors.sshconnect import SSHConnection
 from pyinfra.connectors.sshprocess import SSHProcess, open_session
 from pyinfra.connectors.sshscp import SCPError, scp_download, scp_upload
 from pyinfra.connectors.sshsftp import (
+    CHANNEL_WINDOW,
     NO_SUCH_FILE,
     O_CREAT,
     O_EXCL,
@@ -227,7 +228,9 @@ class SSHFileTransfer:
         if self.protocol != "sftp":
             return None
         if self._sftp is None:
-            channel = open_session(self.connection.transport, self.name, self._timeout)
+            channel = open_session(
+                self.connection.transport, self.name, self._timeout, CHANNEL_WINDOW
+            )
             try:
                 channel.invoke_subsystem("sftp")
                 self._sftp = SFTPSession(channel)
