@@ -27,6 +27,7 @@ from pyinfra_cli.operations import (
     ExecCommand,
     FactCommand,
     parse_operations,
+    parse_value,
 )
 from pyinfra_cli.render import Renderer, install_logging
 from pyinfra_cli.render import lock as renderer_lock
@@ -38,10 +39,7 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--data expects key=value, got {item!r}")
-        try:
-            data[key] = json.loads(value)
-        except ValueError:
-            data[key] = value
+        data[key] = parse_value(value)
     return data
 
 

@@ -39,7 +39,14 @@ class DebugInventoryCommand:
 Parsed = ExecCommand | FactCommand | DeployCommand | DebugInventoryCommand
 
 
-def _parse_value(text: str) -> Any:
+_PYTHON_WORDS = {"True": True, "False": False, "None": None}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON (``22``, ``true``, ``[1, 2]``), Python's ``True`` /
+    ``False`` / ``None``, or else the text itself."""
+    if text in _PYTHON_WORDS:
+        return _PYTHON_WORDS[text]
     try:
         return json.loads(text)
     except ValueError:
@@ -52,9 +59,9 @@ def _split_args(items: list[str]) -> tuple[list[Any], dict[str, Any]]:
     for item in items:
         key, sep, value = item.partition("=")
         if sep and key.isidentifier():
-            kwargs[key] = _parse_value(value)
+            kwargs[key] = parse_value(value)
         else:
-            args.append(_parse_value(item))
+            args.append(parse_value(item))
     return args, kwargs
 
 

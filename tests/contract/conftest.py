@@ -35,20 +35,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("target", chosen, ids=[t.id for t in chosen], indirect=True)
 
 
-@pytest.fixture(scope="session")
-def _ready_targets() -> dict[str, bool]:
-    return {}
-
-
 @pytest.fixture
-def target(request: pytest.FixtureRequest, _ready_targets: dict[str, bool]) -> ContractTarget:
+def target(request: pytest.FixtureRequest) -> ContractTarget:
     t: ContractTarget = request.param
     reason = t.unavailable()
     if reason:
         pytest.skip(f"{t.id}: {reason}")
-    if t.setup is not None and t.id not in _ready_targets:
-        t.setup()
-        _ready_targets[t.id] = True
+    t.prepare()
     return t
 
 

@@ -37,6 +37,13 @@ class ContractTarget:
     # Extra setup / teardown around the whole module's use of this target.
     setup: Callable[[], None] | None = None
     sudo_user: str = "nobody"
+    _prepared: bool = field(default=False, repr=False)
+
+    def prepare(self) -> None:
+        """Run ``setup`` once per test process, whoever asks first."""
+        if self.setup is not None and not self._prepared:
+            self.setup()
+        self._prepared = True
 
     @contextlib.contextmanager
     def host(self) -> Iterator[Host]:

@@ -179,19 +179,30 @@ def test_put_get_round_trip_paths_and_io(host: Host, tmp_path: object) -> None:
     assert text.getvalue() == "héllo\nwörld\n"
 
 
+def _private_dir(host: Host) -> str:
+    directory = remote_path("dir")
+    ok, out = host.run_shell_command(f"mkdir {directory}")
+    assert ok, out.stderr
+    return directory
+
+
+def _listing(host: Host, directory: str) -> list[str]:
+    ok, out = host.run_shell_command(f"ls -A {directory}")
+    assert ok, out.stderr
+    return out.stdout_lines
+
+
 @pytest.mark.needs("files", "shell")
 def test_put_replaces_and_keeps_mode(host: Host) -> None:
-    remote = remote_path("mode")
+    directory = _private_dir(host)
+    remote = f"{directory}/target"
     assert host.put_file(io.BytesIO(b"one"), remote)
     ok, _ = host.run_shell_command(f"chmod 640 {remote}")
     assert ok
     assert host.put_file(io.BytesIO(b"two"), remote)
     ok, out = host.run_shell_command(f"stat -c %a {remote}; cat {remote}")
     assert ok and out.stdout_lines == ["640", "two"]
-    ok, out = host.run_shell_command(
-        f"ls -a {os.path.dirname(remote)} | grep -c pyinfra-upload || true"
-    )
-    assert out.stdout.strip() == "0", "a temporary upload file was left behind"
+    assert _listing(host, directory) == ["target"], "a temporary upload file was left behind"
 
 
 @pytest.mark.needs("files")
@@ -250,11 +261,28 @@ class _BrokenSource(io.RawIOBase):
         return b"x" * 1024
 
 
+class _BrokenSeekableSource(io.BytesIO):
+    """A seekable source (its size is known up front) that fails in the middle."""
+
+    def __init__(self) -> None:
+        super().__init__(b"y" * (4 << 20))
+        self.calls = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 2:
+            raise OSError("disk went away")
+        return super().read(size)
+
+
 @pytest.mark.needs("files", "shell")
-def test_failed_upload_source_leaves_target_untouched(host: Host) -> None:
-    remote = remote_path("orig")
+@pytest.mark.parametrize("source", [_BrokenSource, _BrokenSeekableSource])
+def test_failed_upload_source_leaves_target_untouched(host: Host, source: type) -> None:
+    directory = _private_dir(host)
+    remote = f"{directory}/orig"
     assert host.put_file(io.BytesIO(b"original"), remote)
     with pytest.raises((TransferError, OSError)):
-        host.put_file(_BrokenSource(), remote, _timeout=60)
+        host.put_file(source(), remote, _timeout=60)
     ok, out = host.run_shell_command(f"cat {remote}")
     assert ok and out.stdout == "original"
+    assert _listing(host, directory) == ["orig"], "a temporary upload file was left behind"

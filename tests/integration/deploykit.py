@@ -31,18 +31,13 @@ def target_params() -> list[Any]:
     return [pytest.param(t, id=t.id) for t in DEPLOY_TARGETS]
 
 
-_ready: set[str] = set()
-
-
 @contextmanager
 def open_target(target: ContractTarget) -> Iterator[Host]:
     """A connected host of ``target`` (its one-time setup done on first use)."""
     reason = target.unavailable()
     if reason:
         pytest.skip(f"{target.id}: {reason}")
-    if target.setup is not None and target.id not in _ready:
-        target.setup()
-        _ready.add(target.id)
+    target.prepare()
     with target.host() as host:
         yield host
 

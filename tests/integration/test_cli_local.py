@@ -241,3 +241,17 @@ def test_python_dash_m_and_console_script_agree() -> None:
     result = pyinfra("--help")
     assert result.returncode == 0
     assert "INVENTORY" in result.stdout
+
+
+def test_data_values_are_typed(tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.py"
+    out = tmp_path / "types"
+    deploy.write_text(
+        "from pyinfra import host\n"
+        "from pyinfra.operations import server\n"
+        "kinds = [type(host.data.get(k)).__name__ for k in ('a', 'b', 'c', 'd', 'e')]\n"
+        f"server.shell(commands=['echo ' + ' '.join(kinds) + ' > {out}'])\n")
+    result = pyinfra("@local", "--data", "a=False", "--data", "b=22", "--data", "c=true",
+                     "--data", "d=text", "--data", "e=None", str(deploy))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == "bool int bool str NoneType\n"

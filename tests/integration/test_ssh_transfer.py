@@ -338,3 +338,60 @@ def test_remote_disk_full(env: SSHEnv, small_fs: Path, protocol: str) -> None:
     assert "target left unchanged" in message
     assert target.read_bytes() == b"original"
     assert sorted(p.name for p in small_fs.iterdir()) == ["config"]
+
+
+class _FailingSource(io.RawIOBase):
+    """Gives a few blocks, then fails like a disk that went away."""
+
+    def __init__(self, blocks: int) -> None:
+        self.blocks = blocks
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        self.blocks -= 1
+        if self.blocks < 0:
+            raise OSError("disk went away")
+        return b"y" * 300_000
+
+
+class _FailingSink(io.RawIOBase):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if not data:  # the probe for text/binary
+            return 0
+        self.calls += 1
+        raise OSError("local disk full")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_failing_local_source_or_sink_mid_transfer(
+    env: SSHEnv, workdir: Path, protocol: str
+) -> None:
+    target = workdir / "keep"
+    with env.host(ssh_file_transfer_protocol=protocol) as host:
+        assert host.put_file(io.BytesIO(b"original"), str(target))
+        with pytest.raises(TransferError) as info:
+            host.put_file(_FailingSource(blocks=20), str(target))
+        message = str(info.value)
+        assert "\n" not in message and message.startswith("127.0.0.1: ")
+        assert "disk went away" in message and "target left unchanged" in message
+        assert target.read_bytes() == b"original"
+        assert _leftovers(workdir) == []
+        big = os.urandom(5 * 1024 * 1024)
+        (workdir / "big").write_bytes(big)
+        with pytest.raises(TransferError, match=r"^127\.0\.0\.1: download of .*local disk full"):
+            host.get_file(str(workdir / "big"), _FailingSink())
+        # the connection (and its sftp session) is still usable
+        assert host.put_file(io.BytesIO(b"after"), str(target))
+        buffer = io.BytesIO()
+        assert host.get_file(str(workdir / "big"), buffer)
+        assert buffer.getvalue() == big
+    assert target.read_bytes() == b"after"
+    assert _leftovers(workdir) == []

@@ -86,7 +86,8 @@ def test_refuses_a_name_taken_by_a_builtin() -> None:
     with pytest.raises(ConnectorRegistrationError) as info:
         register_connector("local", MyCustomConnector)
     message = one_line(info.value)
-    assert "@local is already taken by pyinfra.connectors.local:LocalConnector" in message
+    assert ("@local is already taken by pyinfra.connectors.local.LocalConnector from package"
+            in message)
     assert "replace=True" in message
     assert get_connector("local") is LocalConnector
 

@@ -205,11 +205,12 @@ def register_connector(name: str, cls: type[BaseConnector], replace: bool = Fals
                 taken_by = _class_path(_registered[name])
         elif name in _loaded:
             if _loaded[name] is not cls:
-                taken_by = _class_path(_loaded[name])
+                target, package = _load_specs().get(name, ("", "pyinfra"))
+                taken_by = f"{_class_path(_loaded[name])} from package {package}"
         elif name in _load_specs():
             target, package = _load_specs()[name]
             if target.replace(" ", "") != f"{cls.__module__}:{cls.__qualname__}":
-                taken_by = f"{target} from package {package}"
+                taken_by = f"{target.replace(' ', '').replace(':', '.')} from package {package}"
         if taken_by is not None and not replace:
             raise ConnectorRegistrationError(
                 f"connector name @{name} is already taken by {taken_by}: choose another "

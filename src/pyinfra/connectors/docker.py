@@ -164,10 +164,18 @@ class DockerConnector(ExecutionConnector):
         self._require_running("exited right after being started")
         return "stopped"
 
-    def _require_running(self, what: str) -> None:
+    def _require_running(self, what: str, settle: float = 1.0) -> None:
+        """Fail if the container is not running, watching it for ``settle`` seconds: a
+        container whose command ends at once must be reported now, not at the first
+        command."""
         assert self.client is not None and self.container_id is not None
-        info = self.client.call("GET", f"/containers/{quote_path(self.container_id)}/json")
-        state = info.get("State") or {}
+        deadline = time.monotonic() + settle
+        while True:
+            info = self.client.call("GET", f"/containers/{quote_path(self.container_id)}/json")
+            state = info.get("State") or {}
+            if not state.get("Running") or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         if not state.get("Running"):
             raise ConnectError(
                 f"container {self.identifier} {what} (status {state.get('ExitCode')}): its "
@@ -205,7 +213,7 @@ class DockerConnector(ExecutionConnector):
         self.container_id = container_id
         self._created = True
         self.client.call("POST", f"/containers/{container_id}/start")
-        self._require_running("(started from an image) exited at once")
+        self._require_running("(started from an image) exited at once", settle=0.0)
         logger.info("%s: started container %s from image %s", self.host.name, container_id, ident)
         return container_id
 

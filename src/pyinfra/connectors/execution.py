@@ -22,7 +22,9 @@ from pyinfra.connectors.output import CommandOutput
 from pyinfra.connectors.transfer import (
     DownloadTarget,
     download_command,
-    open_upload_source,
+    new_upload_token,
+    open_sized_upload_source,
+    upload_cleanup_command,
     upload_command,
 )
 from pyinfra.connectors.unixcommand import build_unix_command
@@ -121,16 +123,24 @@ class ExecutionConnector(BaseConnector):
         args = dict(arguments)
         args.pop("_stdin", None)
         args.pop("_get_pty", None)
+        token = new_upload_token()
         try:
-            with open_upload_source(filename_or_io) as source:
+            with open_sized_upload_source(filename_or_io) as (source, size):
                 ok, output = self._run(
-                    upload_command(remote_filename), print_output, print_input, args, stdin=source
+                    upload_command(remote_filename, size, token),
+                    print_output,
+                    print_input,
+                    args,
+                    stdin=source,
                 )
         except OSError as exc:
             raise TransferError(
                 f"{self.host.name}: cannot read upload source {filename_or_io!r}: {exc}"
             ) from exc
         if not ok:
+            # The upload may have been killed before its own cleanup ran.
+            cleanup = {k: v for k, v in args.items() if k != "_timeout"}
+            self._run(upload_cleanup_command(remote_filename, token), False, False, cleanup)
             raise TransferError(
                 f"{self.host.name}: upload to {remote_filename} failed: "
                 f"{_last_error(output)} (target left unchanged)"

@@ -148,6 +148,7 @@ class SFTPSession:
         self.channel = channel
         self._buffer = bytearray()
         self._pos = 0
+        self.broken = False  # out of step after an interrupted transfer: open a new one
         self._next_id = 1
         self.extensions: dict[str, bytes] = {}
         self._send(INIT, struct.pack(">I", 3))
@@ -297,17 +298,31 @@ class SFTPSession:
 
     def write_from(self, handle: bytes, source: IO[bytes]) -> int:
         """Write everything ``source`` yields at offsets 0.., pipelined; every status is
-        checked (the first error is raised once the in-flight requests are drained)."""
+        checked (the first error is raised once the in-flight requests are drained).
+        Returns the number of bytes written."""
+        pending: list[int] = []
+        try:
+            error, written = self._write_blocks(handle, source, pending)
+        except BaseException:
+            self._drain(len(pending))  # e.g. the local source failed: keep the session usable
+            raise
+        while pending:
+            error = self._finish_write(pending, error)
+        if error is not None:
+            raise error
+        return written
+
+    def _write_blocks(
+        self, handle: bytes, source: IO[bytes], pending: list[int]
+    ) -> tuple[SFTPError | None, int]:
         chunk = self.write_chunk_size(handle)
         prefix = _string(handle)
-        pending: list[int] = []
+        max_pending = max(2, WRITE_INFLIGHT // chunk)
         error: SFTPError | None = None
         offset = 0
-        block_size = chunk * 4
-        max_pending = max(2, WRITE_INFLIGHT // chunk)
         channel = self.channel
         while error is None:
-            block = source.read(block_size)
+            block = source.read(chunk * 4)
             if not block:
                 break
             view = memoryview(block)
@@ -327,11 +342,16 @@ class SFTPSession:
                     error = self._finish_write(pending, error)
                 if error is not None:
                     break
-        while pending:
-            error = self._finish_write(pending, error)
-        if error is not None:
-            raise error
-        return offset
+        return error, offset
+
+    def _drain(self, count: int) -> None:
+        """Read and drop ``count`` outstanding replies; a session that cannot be brought
+        back in step is marked ``broken`` (the caller opens a new one)."""
+        try:
+            for _ in range(count):
+                self._recv_packet()
+        except Exception:  # noqa: BLE001 - the channel is gone or out of step
+            self.broken = True
 
     def _finish_write(self, pending: list[int], error: SFTPError | None) -> SFTPError | None:
         kind, reader = self._response(pending.pop(0))
@@ -387,41 +407,46 @@ class SFTPSession:
                 out.clear()
                 out_size = 0
 
-        while True:
-            if eof_at is None and len(inflight) <= max_inflight // 2:
-                ask_more()
-            if not order:
-                break
-            kind, start, end = self._next_packet()
-            (request_id,) = struct.unpack_from(">I", self._buffer, start)
-            if request_id not in inflight:
-                raise SFTPError(BAD_MESSAGE, f"unexpected SFTP reply {request_id}")
-            offset, length = inflight.pop(request_id)
-            if kind == DATA:
-                (size,) = struct.unpack_from(">I", self._buffer, start + 4)
-                data = bytes(self._buffer[start + 8 : start + 8 + size])  # the only copy
-                self._pos = end
-                if len(data) < length and eof_at is None:
-                    # A short read: ask for the rest (keeping the order of the pieces).
-                    rest = self._request(
-                        READ, prefix + struct.pack(">QI", offset + len(data), length - len(data))
-                    )
-                    inflight[rest] = (offset + len(data), length - len(data))
-                    order.insert(order.index(request_id) + 1, rest)
-                done[request_id] = data
-            else:
-                reader = _Reader(bytes(self._buffer[start + 4 : end]))
-                self._pos = end
-                try:
-                    self._check_status(kind, reader)
-                except SFTPError as exc:
-                    if exc.code != EOF:
-                        raise
-                eof_at = offset if eof_at is None else min(eof_at, offset)
-                done[request_id] = b""
-            while order and order[0] in done:
-                data = done.pop(order.pop(0))
-                if data:
-                    deliver(data)
-        flush()
+        try:
+            while True:
+                if eof_at is None and len(inflight) <= max_inflight // 2:
+                    ask_more()
+                if not order:
+                    break
+                kind, start, end = self._next_packet()
+                (request_id,) = struct.unpack_from(">I", self._buffer, start)
+                if request_id not in inflight:
+                    raise SFTPError(BAD_MESSAGE, f"unexpected SFTP reply {request_id}")
+                offset, length = inflight.pop(request_id)
+                if kind == DATA:
+                    (size,) = struct.unpack_from(">I", self._buffer, start + 4)
+                    data = bytes(self._buffer[start + 8 : start + 8 + size])  # the only copy
+                    self._pos = end
+                    if len(data) < length and eof_at is None:
+                        # A short read: ask for the rest (keeping the order of the pieces).
+                        rest = self._request(
+                            READ,
+                            prefix + struct.pack(">QI", offset + len(data), length - len(data)),
+                        )
+                        inflight[rest] = (offset + len(data), length - len(data))
+                        order.insert(order.index(request_id) + 1, rest)
+                    done[request_id] = data
+                else:
+                    reader = _Reader(bytes(self._buffer[start + 4 : end]))
+                    self._pos = end
+                    try:
+                        self._check_status(kind, reader)
+                    except SFTPError as exc:
+                        if exc.code != EOF:
+                            raise
+                    eof_at = offset if eof_at is None else min(eof_at, offset)
+                    done[request_id] = b""
+                while order and order[0] in done:
+                    data = done.pop(order.pop(0))
+                    if data:
+                        deliver(data)
+            flush()
+        except BaseException:
+            self._drain(len(inflight))  # e.g. the sink failed: keep the session usable
+            raise
         return written

@@ -98,6 +98,10 @@ class _SourceError(Exception):
     """Reading the local upload source failed."""
 
 
+class _SinkError(Exception):
+    """Writing the downloaded data locally failed."""
+
+
 class _Source:
     """Wraps the upload source so that local read errors are told apart."""
 
@@ -213,9 +217,22 @@ class SSHFileTransfer:
                 remote_filename, filename_or_io, arguments, print_output, print_input
             )
         target = DownloadTarget(filename_or_io)
+        write = target.write
+
+        def sink(data: bytes) -> None:
+            try:
+                write(data)
+            except OSError as exc:
+                raise _SinkError(str(exc.strerror or exc)) from exc
+
         try:
-            self._get_plain(remote_filename, target.write)
+            self._get_plain(remote_filename, sink)
             target.commit()
+        except _SinkError as exc:
+            target.abort()
+            raise self._fail(
+                "download of", remote_filename, f"writing to {filename_or_io!r} failed: {exc}"
+            ) from None
         except BaseException:
             target.abort()
             raise
@@ -326,11 +343,22 @@ class SSHFileTransfer:
             sftp.rename(temp, remote)
             logger.debug("%s: uploaded %d bytes to %s (sftp)", self.name, written, remote)
         except BaseException:
-            with contextlib.suppress(Exception):
-                if opened:
-                    sftp.close_handle(handle)
-                sftp.remove(temp)
+            self._discard(sftp, handle if opened else None, temp)
             raise
+
+    def _discard(self, sftp: SFTPSession, handle: bytes | None, temp: str) -> None:
+        """Close and remove a temp file after a failed upload, whatever state the
+        session is in (one that got out of step is replaced, and ``rm`` used instead)."""
+        if not sftp.broken:
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    sftp.close_handle(handle)
+            with contextlib.suppress(Exception):
+                sftp.remove(temp)
+                return
+        if sftp.broken and self._sftp is sftp:
+            self.close()
+        self._remove_quietly(temp)
 
     def _write_error(self, sftp: SFTPSession, directory: str, exc: SFTPError) -> str:
         free = None
@@ -369,6 +397,9 @@ class SSHFileTransfer:
                 raise self._fail("upload to", remote, f"{detail}; target left unchanged") from None
             except (paramiko.SSHException, EOFError) as exc:
                 raise self._lost(exc) from None
+            except BaseException:  # e.g. the local source failed half-way
+                self._remove_quietly(temp)
+                raise
             command = StringCommand(
                 "sh",
                 "-c",
@@ -444,8 +475,11 @@ class SSHFileTransfer:
         except (paramiko.SSHException, EOFError) as exc:
             raise self._lost(exc) from None
         finally:
-            with contextlib.suppress(Exception):
-                sftp.close_handle(handle)
+            if sftp.broken:
+                self.close()
+            else:
+                with contextlib.suppress(Exception):
+                    sftp.close_handle(handle)
 
     def _stage_scp(self, source: _Source, temp: str, size: int | None) -> None:
         stream: Any = source
@@ -510,8 +544,11 @@ class SSHFileTransfer:
         except SFTPError as exc:
             raise self._fail("download of", remote, f"remote read error: {exc.strerror}") from None
         finally:
-            with contextlib.suppress(Exception):
-                sftp.close_handle(handle)
+            if sftp.broken:
+                self.close()
+            else:
+                with contextlib.suppress(Exception):
+                    sftp.close_handle(handle)
 
 
 def _last_line(lines: list[str], output: Any) -> str:

@@ -11,21 +11,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from pyinfra.api.command import QuoteString, StringCommand
 
-# $1 = destination. Reads the content on stdin.
+# $1 = destination, $2 = a random token naming the temp file (for cleanup after a kill),
+# $3 = the exact size. Reads the content on stdin; a short read (the sender died, the
+# stream was cut) never replaces the target.
 _UPLOAD_SCRIPT = r"""set -e
 dest=$1
 case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
 if [ ! -d "$dir" ]; then echo "pyinfra: directory $dir does not exist" >&2; exit 2; fi
 if [ -d "$dest" ]; then echo "pyinfra: $dest is a directory" >&2; exit 2; fi
-tmp=$(mktemp "$dir/.pyinfra-upload.XXXXXXXXXX")
+tmp=$(mktemp "$dir/.pyinfra-upload.$2.XXXXXX")
 trap 'rm -f "$tmp"' EXIT INT TERM HUP
 cat > "$tmp"
+got=$(( $(wc -c < "$tmp") ))
+if [ "$got" != "$3" ]; then
+  echo "pyinfra: upload incomplete: received $got of $3 bytes" >&2; exit 3
+fi
 if [ -e "$dest" ]; then
   chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true
   chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
@@ -41,10 +48,39 @@ exec cat -- "$1"
 """
 
 
-def upload_command(remote_filename: str) -> StringCommand:
-    """Command that writes its stdin to ``remote_filename`` atomically."""
+_CLEANUP_SCRIPT = r"""dest=$1
+case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
+rm -f -- "$dir/.pyinfra-upload.$2".*
+"""
+
+
+def new_upload_token() -> str:
+    return secrets.token_hex(12)
+
+
+def upload_command(remote_filename: str, size: int, token: str | None = None) -> StringCommand:
+    """Command that writes exactly ``size`` bytes of its stdin to ``remote_filename``,
+    atomically; anything short fails and leaves the target as it was."""
     return StringCommand(
-        "sh", "-c", QuoteString(_UPLOAD_SCRIPT), "pyinfra-upload", QuoteString(remote_filename)
+        "sh",
+        "-c",
+        QuoteString(_UPLOAD_SCRIPT),
+        "pyinfra-upload",
+        QuoteString(remote_filename),
+        QuoteString(token or new_upload_token()),
+        str(int(size)),
+    )
+
+
+def upload_cleanup_command(remote_filename: str, token: str) -> StringCommand:
+    """Removes the temp file of an upload that was killed before its own cleanup ran."""
+    return StringCommand(
+        "sh",
+        "-c",
+        QuoteString(_CLEANUP_SCRIPT),
+        "pyinfra-cleanup",
+        QuoteString(remote_filename),
+        QuoteString(token),
     )
 
 
@@ -72,6 +108,26 @@ def open_upload_source(filename_or_io: str | IO[Any]) -> Iterator[IO[bytes]]:
         yield io.BytesIO(fileobj.read().encode())
         return
     yield fileobj
+
+
+@contextlib.contextmanager
+def open_sized_upload_source(filename_or_io: str | IO[Any]) -> Iterator[tuple[IO[bytes], int]]:
+    """``(stream, size)`` of what to upload. A stream that cannot seek is first spooled
+    to a private temp file, so a source that fails does so before anything is sent."""
+    with open_upload_source(filename_or_io) as source:
+        try:
+            start = source.tell()
+            size = source.seek(0, os.SEEK_END) - start
+            source.seek(start)
+        except (OSError, ValueError, AttributeError):
+            with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
+                while chunk := source.read(1 << 20):
+                    spool.write(chunk)
+                size = spool.tell()
+                spool.seek(0)
+                yield spool, size
+            return
+        yield source, size
 
 
 class DownloadTarget:
