@@ -78,6 +78,10 @@ SCENARIOS: dict[str, Scenario] = {
             "put_file + get_file of BENCH_SIZE_MB (50) MB in a container",
             ("BENCH_CONTAINER",),
         ),
+        Scenario(
+            "deploy20",
+            "20-operation deploy through the CLI, first and second (no-change) run",
+        ),
     )
 }
 
