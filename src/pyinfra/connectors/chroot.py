@@ -23,11 +23,9 @@ directory and replace the target atomically, keeping its mode and owner. With
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -41,7 +39,7 @@ from pyinfra.connectors.cmdargv import command_argv
 from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
+from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
 
 _ESCALATION_KEYS = ("_sudo", "_su_user", "_doas", "_chdir")
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -194,34 +192,7 @@ class ChrootConnector(ExecutionConnector):
             raise TransferError(
                 f"{where}: directory {os.path.dirname(remote_filename)} does not exist"
             )
-        try:
-            existing = os.lstat(dest)
-        except FileNotFoundError:
-            existing = None
-        if existing is not None and stat.S_ISDIR(existing.st_mode):
-            raise TransferError(f"{where}: it is a directory")
-        tmp: str | None = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pyinfra-upload.")
-            with os.fdopen(fd, "wb") as out, open_upload_source(filename_or_io) as source:
-                shutil.copyfileobj(source, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            if existing is not None and stat.S_ISREG(existing.st_mode):
-                os.chmod(tmp, existing.st_mode & 0o7777)
-                os.chown(tmp, existing.st_uid, existing.st_gid)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, dest)
-            tmp = None
-        except OSError as exc:
-            raise TransferError(f"{where}: {exc.strerror or exc} (target left unchanged)") from exc
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        replace_local_file(dest, filename_or_io, where)
         return True
 
     def get_file(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -16,7 +13,7 @@ from pyinfra.api.exceptions import InventoryError, TransferError
 from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
+from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
 
 _ESCALATION_KEYS = ("_sudo", "_su_user", "_doas")
 
@@ -62,43 +59,10 @@ class LocalConnector(ExecutionConnector):
                 **arguments,
             )
         dest = os.path.abspath(remote_filename)
-        directory = os.path.dirname(dest)
-        if not os.path.isdir(directory):
-            raise TransferError(
-                f"{self.host.name}: upload to {remote_filename} failed: "
-                f"directory {directory} does not exist"
-            )
-        if os.path.isdir(dest):
-            raise TransferError(
-                f"{self.host.name}: upload to {remote_filename} failed: it is a directory"
-            )
-        tmp: str | None = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pyinfra-upload.")
-            with os.fdopen(fd, "wb") as out, open_upload_source(filename_or_io) as source:
-                shutil.copyfileobj(source, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            if os.path.exists(dest):
-                st = os.stat(dest)
-                os.chmod(tmp, st.st_mode & 0o7777)
-                with contextlib.suppress(PermissionError):
-                    os.chown(tmp, st.st_uid, st.st_gid)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, dest)
-            tmp = None
-        except OSError as exc:
-            raise TransferError(
-                f"{self.host.name}: upload to {remote_filename} failed: "
-                f"{exc.strerror or exc} (target left unchanged)"
-            ) from exc
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        where = f"{self.host.name}: upload to {remote_filename} failed"
+        if not os.path.isdir(os.path.dirname(dest)):
+            raise TransferError(f"{where}: directory {os.path.dirname(dest)} does not exist")
+        replace_local_file(dest, filename_or_io, where)
         return True
 
     def get_file(

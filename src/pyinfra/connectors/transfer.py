@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.exceptions import TransferError
 
 # $1 = destination, $2 = a random token naming the temp file (for cleanup after a kill),
 # $3 = the exact size. Reads the content on stdin; a short read (the sender died, the
@@ -128,6 +131,45 @@ def open_sized_upload_source(filename_or_io: str | IO[Any]) -> Iterator[tuple[IO
                 yield spool, size
             return
         yield source, size
+
+
+def replace_local_file(dest: str, filename_or_io: str | IO[Any], where: str) -> None:
+    """Write an upload to ``dest`` on this machine: a private temp file in the same
+    directory, fsync, the replaced file's mode and owner (if it was a regular file),
+    then one atomic rename. On any failure the target is untouched and the temp gone.
+
+    ``where`` starts every error message (e.g. ``"web1: upload to /x failed"``).
+    """
+    directory = os.path.dirname(dest) or "."
+    try:
+        existing: os.stat_result | None = os.lstat(dest)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        raise TransferError(f"{where}: it is a directory")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pyinfra-upload.")
+        with os.fdopen(fd, "wb") as out, open_upload_source(filename_or_io) as source:
+            shutil.copyfileobj(source, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        if existing is not None and stat.S_ISREG(existing.st_mode):
+            os.chmod(tmp, existing.st_mode & 0o7777)
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, existing.st_uid, existing.st_gid)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, dest)
+        tmp = None
+    except OSError as exc:
+        raise TransferError(f"{where}: {exc.strerror or exc} (target left unchanged)") from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 class DownloadTarget:
