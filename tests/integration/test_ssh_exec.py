@@ -3,8 +3,8 @@ env, chdir, sudo/su passwords that never leak, concurrency, lost connections."""
 
 from __future__ import annotations
 
-import glob
 import os
+import stat
 import threading
 import time
 import uuid
@@ -116,11 +116,28 @@ def test_marker_is_removed_and_exit_codes(env: SSHEnv) -> None:
         assert ok and out.combined_lines == []
 
 
+def _files_written_since(since: float, roots: tuple[str, ...]) -> list[str]:
+    """Regular files under ``roots`` modified after ``since`` (symlinks never followed,
+    so chroot/rootfs trees under /tmp cannot send the walk in circles)."""
+    found: list[str] = []
+    for root in roots:
+        for directory, _dirs, files in os.walk(root, followlinks=False):
+            for name in files:
+                path = os.path.join(directory, name)
+                try:
+                    if os.lstat(path).st_mtime >= since:
+                        found.append(path)
+                except OSError:
+                    continue
+    return found
+
+
 def test_sudo_password_never_leaks(env: SSHEnv) -> None:
     """Poll the target's process list during a sudo-with-password command, then search the
     sshd log and every file under /tmp and /var/log another user could read."""
     seen: list[str] = []
     stop = threading.Event()
+    started = time.time() - 1
 
     def watch() -> None:
         while not stop.is_set():
@@ -154,10 +171,12 @@ def test_sudo_password_never_leaks(env: SSHEnv) -> None:
         watcher.join()
     assert not seen, f"password visible in the process list: {seen[:1]}"
     assert PASSWORD not in env.server.read_log()
-    for path in glob.glob("/tmp/**", recursive=True) + glob.glob("/var/log/**", recursive=True):
+    for path in _files_written_since(started, ("/tmp", "/var/log")):
         try:
-            st = os.stat(path)
-            if not os.path.isfile(path) or not st.st_mode & 0o004 or st.st_size > 10_000_000:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o004:
+                continue
+            if st.st_size > 10_000_000:
                 continue
             assert PASSWORD.encode() not in Path(path).read_bytes(), f"password in {path}"
         except OSError:
