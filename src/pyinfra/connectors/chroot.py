@@ -29,9 +29,6 @@ import stat
 from collections.abc import Iterator
 from typing import IO, Any
 
-from typing_extensions import Unpack
-
-from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.exceptions import ConnectError, TransferError
 from pyinfra.connectors.base import ConnectorData, DataMeta
 from pyinfra.connectors.chrootpath import resolve_in_root
@@ -164,55 +161,24 @@ class ChrootConnector(ExecutionConnector):
         assert self.root is not None
         return resolve_in_root(self.root, remote_filename, follow_last=follow_last)
 
-    def put_file(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
     ) -> bool:
-        if not self._native(dict(arguments)):
-            return super().put_file(
-                filename_or_io,
-                remote_filename,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
+        if not self._native(arguments):
+            return False
         where = f"{self.host.name}: upload to {remote_filename} failed"
         try:
             dest = self._host_path(remote_filename, follow_last=False)
         except OSError as exc:
             raise TransferError(f"{where}: {exc.strerror or exc}") from exc
-        directory = os.path.dirname(dest)
-        if not os.path.isdir(directory):
-            raise TransferError(
-                f"{where}: directory {os.path.dirname(remote_filename)} does not exist"
-            )
-        replace_local_file(dest, filename_or_io, where)
+        replace_local_file(dest, filename_or_io, where, os.path.dirname(remote_filename))
         return True
 
-    def get_file(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
     ) -> bool:
-        if not self._native(dict(arguments)):
-            return super().get_file(
-                remote_filename,
-                filename_or_io,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
+        if not self._native(arguments):
+            return False
         where = f"{self.host.name}: download of {remote_filename} failed"
         try:
             path = self._host_path(remote_filename, follow_last=True)
@@ -223,15 +189,9 @@ class ChrootConnector(ExecutionConnector):
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             source.close()
             raise TransferError(f"{where}: not a regular file")
-        target = DownloadTarget(filename_or_io)
-        try:
-            with source:
-                while chunk := source.read(1 << 20):
-                    target.write(chunk)
-            target.commit()
-        except BaseException:
-            target.abort()
-            raise
+        with source, DownloadTarget(filename_or_io) as write:
+            while chunk := source.read(1 << 20):
+                write(chunk)
         return True
 
 

@@ -110,6 +110,22 @@ class ExecutionConnector(BaseConnector):
 
     # Files -----------------------------------------------------------------
 
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
+    ) -> bool:
+        """Upload without a command when the target allows a faster way (a local copy).
+
+        Return False to use the streamed upload; a native path must keep the same
+        guarantees (atomic replace, temp removed, ``TransferError`` on failure).
+        """
+        return False
+
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
+    ) -> bool:
+        """Download without a command when possible; False uses the streamed download."""
+        return False
+
     def put_file(
         self,
         filename_or_io: str | IO[Any],
@@ -120,6 +136,8 @@ class ExecutionConnector(BaseConnector):
         **arguments: Unpack[ConnectorArguments],
     ) -> bool:
         """Stream the file into the target through ``cat`` and replace atomically."""
+        if self.native_put_file(filename_or_io, remote_filename, dict(arguments)):
+            return True
         args = dict(arguments)
         args.pop("_stdin", None)
         args.pop("_get_pty", None)
@@ -157,6 +175,8 @@ class ExecutionConnector(BaseConnector):
         **arguments: Unpack[ConnectorArguments],
     ) -> bool:
         """Stream the remote file out through ``cat``; local targets replaced atomically."""
+        if self.native_get_file(remote_filename, filename_or_io, dict(arguments)):
+            return True
         args = dict(arguments)
         args.pop("_stdin", None)
         args.pop("_get_pty", None)

@@ -6,9 +6,6 @@ import os
 from collections.abc import Iterator
 from typing import IO, Any
 
-from typing_extensions import Unpack
-
-from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.exceptions import InventoryError, TransferError
 from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
@@ -40,49 +37,20 @@ class LocalConnector(ExecutionConnector):
         resolved = self._resolve(arguments)
         return any(resolved.get(k) for k in _ESCALATION_KEYS) or bool(resolved.get("_chdir"))
 
-    def put_file(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
     ) -> bool:
-        if self._escalated(dict(arguments)):
-            return super().put_file(
-                filename_or_io,
-                remote_filename,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
-        dest = os.path.abspath(remote_filename)
+        if self._escalated(arguments):
+            return False
         where = f"{self.host.name}: upload to {remote_filename} failed"
-        if not os.path.isdir(os.path.dirname(dest)):
-            raise TransferError(f"{where}: directory {os.path.dirname(dest)} does not exist")
-        replace_local_file(dest, filename_or_io, where)
+        replace_local_file(os.path.abspath(remote_filename), filename_or_io, where)
         return True
 
-    def get_file(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
     ) -> bool:
-        if self._escalated(dict(arguments)):
-            return super().get_file(
-                remote_filename,
-                filename_or_io,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
+        if self._escalated(arguments):
+            return False
         try:
             source = open(remote_filename, "rb")
         except OSError as exc:

@@ -133,14 +133,19 @@ def open_sized_upload_source(filename_or_io: str | IO[Any]) -> Iterator[tuple[IO
         yield source, size
 
 
-def replace_local_file(dest: str, filename_or_io: str | IO[Any], where: str) -> None:
+def replace_local_file(
+    dest: str, filename_or_io: str | IO[Any], where: str, shown_directory: str | None = None
+) -> None:
     """Write an upload to ``dest`` on this machine: a private temp file in the same
     directory, fsync, the replaced file's mode and owner (if it was a regular file),
     then one atomic rename. On any failure the target is untouched and the temp gone.
 
-    ``where`` starts every error message (e.g. ``"web1: upload to /x failed"``).
+    ``where`` starts every error message (e.g. ``"web1: upload to /x failed"``);
+    ``shown_directory`` is the parent as the user knows it (inside a chroot, say).
     """
     directory = os.path.dirname(dest) or "."
+    if not os.path.isdir(directory):
+        raise TransferError(f"{where}: directory {shown_directory or directory} does not exist")
     try:
         existing: os.stat_result | None = os.lstat(dest)
     except FileNotFoundError:
