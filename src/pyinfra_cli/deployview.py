@@ -93,6 +93,8 @@ class DeployView(BaseStateCallback):
         text.append(f" {meta.name}")
         if meta.skipped and meta.skip_reason:
             text.append(f" ({meta.skip_reason})", style="dim")
+        elif meta.noops and not meta.changed:
+            text.append(f" ({'; '.join(meta.noops)})", style="dim")
         lines: list[Text] = [text]
         if meta.success is False and meta.error:
             lines.append(Text(f"    {meta.error}", style="red"))

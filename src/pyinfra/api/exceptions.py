@@ -29,16 +29,20 @@ class InventoryError(PyinfraError):
     """The inventory is invalid or resolves to nothing."""
 
 
-class NoConnectorError(InventoryError):
+class NoConnectorError(InventoryError, ValueError):
     """An ``@name`` connector that is not registered."""
 
 
-class NoHostError(InventoryError):
+class NoHostError(InventoryError, KeyError):
     """A host name that is not in the inventory."""
 
+    __str__ = Exception.__str__  # not KeyError's quoted repr
 
-class NoGroupError(InventoryError):
+
+class NoGroupError(InventoryError, KeyError):
     """A group name that is not in the inventory."""
+
+    __str__ = Exception.__str__
 
 
 class ConnectorDataTypeError(PyinfraError, TypeError):
@@ -61,12 +65,53 @@ class OperationError(PyinfraError):
     """An operation was given bad arguments or could not be built."""
 
 
+class OperationTypeError(OperationError, TypeError):
+    """An operation argument has the wrong type."""
+
+
 class OperationValueError(OperationError, ValueError):
     """An operation argument has a bad value."""
 
 
+class NestedOperationError(OperationError):
+    """An operation was called from inside another operation's generator."""
+
+
 class FactError(PyinfraError):
     """A fact command failed or its output could not be parsed."""
+
+
+class FactTypeError(FactError, TypeError):
+    """A fact was given an argument of the wrong type."""
+
+
+class FactValueError(FactError, ValueError):
+    """A fact was given an argument with a bad value."""
+
+
+class FactProcessError(FactError, RuntimeError):
+    """A fact's output could not be parsed."""
+
+
+class FactNotCollected(FactError):
+    """A fact was not collected (its program is missing, or a precondition failed)."""
+
+
+class MissingCommandError(FactNotCollected):
+    """The program a fact ``requires_command`` is not installed on the host."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(f"Command not found on remote host: {command}")
+
+
+class FactPreconditionError(FactNotCollected):
+    """A fact's ``check_preconditions`` returned a reason not to run it."""
+
+    def __init__(self, fact_cls: type, reason: str) -> None:
+        self.fact_cls = fact_cls
+        self.reason = reason
+        super().__init__(f"Fact precondition not satisfied ({fact_cls.__name__}): {reason}")
 
 
 class DeployError(PyinfraError):
@@ -91,8 +136,16 @@ __all__ = [
     "CommandTimeoutError",
     "TransferError",
     "OperationError",
+    "OperationTypeError",
     "OperationValueError",
+    "NestedOperationError",
     "FactError",
+    "FactTypeError",
+    "FactValueError",
+    "FactProcessError",
+    "FactNotCollected",
+    "MissingCommandError",
+    "FactPreconditionError",
     "DeployError",
     "ArgumentTypeError",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import posixpath
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -25,8 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pyinfra.api.arguments import ARGUMENT_META
-from pyinfra.api.command import StringCommand
-from pyinfra.api.exceptions import FactError
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.exceptions import (
+    FactError,
+    FactPreconditionError,
+    FactProcessError,
+    MissingCommandError,
+)
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
@@ -64,12 +70,15 @@ class FactBase(Generic[T]):
     Class attributes: ``stable`` (True: commands of the run never change it, e.g. the
     CPU architecture), ``covers_subtree`` (True: the fact describes everything under its
     ``path`` argument, so a change anywhere below that path invalidates it),
-    ``requires_command`` (return ``default()`` when this program is missing).
+    ``requires_command`` (a program name, or a method taking the fact's arguments and
+    returning one: when that program is missing the fact returns ``default()``).
+    Optionally ``check_preconditions(state, host)`` returns a reason not to run it.
+    A command that succeeds without printing anything gives ``default()`` too.
     """
 
     abstract: bool = True
     shell_executable: str | None = None
-    requires_command: str | None = None
+    requires_command: Any = None
     stable: bool = False
     covers_subtree: bool = False
 
@@ -120,12 +129,16 @@ class FactChange:
     ``facts``: fact classes dropped whatever their arguments (``server.Users``).
     ``expect``: ``(FactClass, kwargs, value)`` predictions: in a dry run they replace
     the cached value so later operations see the state this one would have made.
+    ``known``: ``(FactClass, kwargs, value)`` values the commands certainly produced
+    (a package list after an install): stored in the cache in real and dry runs alike,
+    so the next operation needs no new read.
     """
 
     paths: tuple[str, ...] = ()
     recursive: bool = False
     facts: tuple[type[Any], ...] = ()
     expect: tuple[tuple[type[Any], dict[str, Any], Any], ...] = ()
+    known: tuple[tuple[type[Any], dict[str, Any], Any], ...] = ()
 
 
 # Facts read inside an operation inherit some of its arguments (per thread).
@@ -228,6 +241,38 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
+# Printed instead of the fact's output when its ``requires_command`` is missing.
+MISSING_COMMAND_MARKER = "__pyinfra_missing_command_9f1c2e__"
+# sudo/su saying the user to switch to does not exist (yet): the fact's default, no error.
+_NO_SUCH_USER = re.compile(
+    r"^(sudo: unknown user|su: user \S+ does not exist|No passwd entry for user)"
+)
+
+
+def required_command(fact: FactBase[Any], fact_kwargs: dict[str, Any]) -> str | None:
+    """The program a fact needs: ``requires_command`` as a string, or a method taking
+    the fact's arguments (pyinfra 3.x's form)."""
+    required = getattr(fact, "requires_command", None)
+    if callable(required):
+        required = required(**fact_kwargs)
+    return str(required) if required else None
+
+
+def fact_command(fact: FactBase[Any], fact_kwargs: dict[str, Any]) -> StringCommand:
+    """The fact's command, guarded by its required program in the same round trip."""
+    command = fact.command(**fact_kwargs)
+    if not isinstance(command, StringCommand):
+        command = StringCommand(command)
+    required = required_command(fact, fact_kwargs)
+    if not required:
+        return command
+    return StringCommand(
+        "if", "command", "-v", QuoteString(required), ">/dev/null", "2>&1;",
+        "then", "(", command, ");",
+        "else", "echo", MISSING_COMMAND_MARKER, ";", "fi",
+    )  # fmt: skip
+
+
 def _fetch(
     host: Host,
     fact_cls: type[FactBase[Any]],
@@ -239,32 +284,45 @@ def _fetch(
     state = host.state
     print_input = bool(state is not None and state.print_input)
     _count_fetch(host, fact_cls)
-    if fact_cls.requires_command:
-        ok, _ = host.run_shell_command(
-            StringCommand("command", "-v", fact_cls.requires_command, ">/dev/null"),
-            print_input=print_input,
-            **connector_kwargs,
-        )
-        if not ok:
-            return fact.default()
+    check = getattr(fact, "check_preconditions", None)
+    if callable(check):
+        reason = check(state, host)
+        if reason:
+            if state is not None and state.dry:
+                return fact.default()
+            raise FactPreconditionError(fact_cls, str(reason))
 
-    command = fact.command(**fact_kwargs)
+    command = fact_command(fact, fact_kwargs)
     if fact_cls.shell_executable and "_shell_executable" not in connector_kwargs:
         connector_kwargs = {**connector_kwargs, "_shell_executable": fact_cls.shell_executable}
     ok, output = host.run_shell_command(command, print_input=print_input, **connector_kwargs)
     if not ok:
-        if ignore_errors:
+        stderr = [line for line in output.stderr.strip().splitlines() if line.strip()]
+        switching = connector_kwargs.get("_sudo_user") or connector_kwargs.get("_su_user")
+        if ignore_errors or (switching and stderr and _NO_SUCH_USER.match(stderr[0])):
             return fact.default()
-        detail = [line for line in output.stderr.strip().splitlines() if line.strip()]
         where = "timed out" if output.timed_out else f"exit status {output.exit_code}"
         raise FactError(
             f"fact {_describe(fact_cls, fact_kwargs)} failed"
-            + (f": {detail[-1]}" if detail else f" ({where})")
+            + (f": {stderr[-1]}" if stderr else f" ({where})")
         )
+    lines = output.stdout_lines
+    if lines == [MISSING_COMMAND_MARKER]:
+        logger.debug(
+            "fact %s on %s: %s",
+            fact_cls.name(),
+            host.name,
+            MissingCommandError(required_command(fact, fact_kwargs) or "?"),
+        )
+        return fact.default()
+    if not lines:
+        return fact.default()
     try:
-        return fact.process(output.stdout_lines)
-    except Exception as exc:  # noqa: BLE001 - parsing errors become FactError
-        raise FactError(
+        return fact.process(lines)
+    except FactError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - parsing errors become FactProcessError
+        raise FactProcessError(
             f"could not parse fact {_describe(fact_cls, fact_kwargs)}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
@@ -327,10 +385,12 @@ def apply_fact_change(host: Host, change: FactChange, dry: bool) -> None:
     if dry:
         for fact_cls, kwargs, value in change.expect:
             set_fact(host, fact_cls, value, **kwargs)
-        return
-    with host._fact_lock:
-        for key in [k for k, e in host._fact_cache.items() if _entry_affected(k, e, change)]:
-            del host._fact_cache[key]
+    else:
+        with host._fact_lock:
+            for key in [k for k, e in host._fact_cache.items() if _entry_affected(k, e, change)]:
+                del host._fact_cache[key]
+    for fact_cls, kwargs, value in change.known:
+        set_fact(host, fact_cls, value, **kwargs)
 
 
 def _entry_affected(key: Any, entry: Any, change: FactChange) -> bool:

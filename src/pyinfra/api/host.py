@@ -102,6 +102,8 @@ class Host:
         self._fact_lock = threading.Lock()
         self.current_op_hash: str | None = None
         self.current_deploy_name: str | None = None
+        # The result of the operation running on this host now (set by the executor).
+        self.current_op_meta: Any = None
 
     def __repr__(self) -> str:
         return f"Host({self.name!r})"
@@ -288,6 +290,14 @@ class Host:
         else:
             name = hash_key
         return f"{directory.rstrip('/')}/pyinfra-{name}"
+
+    def noop(self, description: str) -> None:
+        """Record that the current operation has nothing to do on this host, and why
+        (shown beside the operation's status; logged at debug level outside one)."""
+        meta = self.current_op_meta
+        if meta is not None:
+            meta.noops.append(str(description))
+        logger.debug("%snoop: %s", self.print_prefix, description)
 
     # Facts -----------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class OperationMeta:
     duration: float = 0.0
     ignored_error: bool = False
     traceback: str | None = None
+    noops: list[str] = field(default_factory=list)  # host.noop() descriptions
 
     def did_succeed(self) -> bool:
         return bool(self.success)
@@ -154,6 +155,7 @@ class OperationMeta:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "diffs": {d.path: "".join(d.lines) for d in self.diffs},
+            "noops": list(self.noops),
             "commands": [
                 {
                     "command": c.command,

@@ -166,6 +166,7 @@ def _run(
         if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
     }
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
+    outer_meta, host.current_op_meta = host.current_op_meta, meta
     try:
         with inherit_fact_arguments(connector_kwargs):
             generator = make_generator()
@@ -186,6 +187,8 @@ def _run(
         meta.success = executor.failed is None
         if executor.failed is not None:
             meta.error = executor.failed
+    finally:
+        host.current_op_meta = outer_meta
     meta.changed = executor.changed
     meta.ignored_error = meta.success is False and ignore_errors
     executor.finish()

@@ -207,6 +207,10 @@ class _FindFact(FactBase["list[str]"]):
     covers_subtree = True
     type_flag = "f"
 
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
     def command(
         self,
         path: str,

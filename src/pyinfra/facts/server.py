@@ -149,6 +149,10 @@ class Users(FactBase["dict[str, dict[str, Any]]"]):
     ``password`` is the hash from ``/etc/shadow`` when it is readable, else ``None``.
     """
 
+    @staticmethod
+    def default() -> dict[str, dict[str, Any]]:
+        return {}
+
     def command(self) -> str:
         return (
             f"cat /etc/passwd; echo {_GROUP_MARK}; cat /etc/group; "
@@ -198,6 +202,10 @@ class Users(FactBase["dict[str, dict[str, Any]]"]):
 class Groups(FactBase["list[str]"]):
     """Names of the local groups (``/etc/group``)."""
 
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
     def command(self) -> str:
         return "cat /etc/group"
 
@@ -207,6 +215,10 @@ class Groups(FactBase["list[str]"]):
 
 class GroupIds(FactBase["dict[str, int]"]):
     """Local groups and their ids: ``{name: gid}``."""
+
+    @staticmethod
+    def default() -> dict[str, int]:
+        return {}
 
     def command(self) -> str:
         return "cat /etc/group"
