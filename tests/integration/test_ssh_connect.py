@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -297,11 +298,9 @@ def test_unresolvable_name(env: SSHEnv, tmp_path: Path) -> None:
         etc.mkdir(parents=True)
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        pyinfra = shutil.which("pyinfra")
-        assert pyinfra
         result = subprocess.run(
-            ["ip", "netns", "exec", name, pyinfra, "-y", "pyi-no-such-host.invalid", "exec",
-             "--", "true"],
+            ["ip", "netns", "exec", name, sys.executable, "-m", "pyinfra", "-y",
+             "pyi-no-such-host.invalid", "exec", "--", "true"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
         )  # fmt: skip
     finally:
