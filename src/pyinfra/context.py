@@ -86,3 +86,51 @@ def use(**values: Any) -> Iterator[None]:
     finally:
         for key, value in previous.items():
             setattr(_local, key, value)
+
+
+class ContextManager:
+    """pyinfra 3.x's ``ctx_host``/``ctx_state``/``ctx_inventory``/``ctx_config``: set,
+    read and temporarily replace the current object of one kind.
+
+    ``set`` on host/config is per thread (each host runs in its own thread); on
+    state/inventory it is process-wide. ``use`` is always per thread.
+    """
+
+    def __init__(self, kind: str, per_thread: bool) -> None:
+        self.kind = kind
+        self.per_thread = per_thread
+        self.context = {"host": host, "state": state, "inventory": inventory, "config": config}[
+            kind
+        ]
+        self.base: Any = None
+
+    def get(self) -> Any:
+        return get(self.kind)
+
+    def set(self, module: Any) -> None:
+        if self.per_thread:
+            setattr(_local, self.kind, module)
+        else:
+            set_global(self.kind, module)
+
+    def reset(self) -> None:
+        setattr(_local, self.kind, None)
+        if not self.per_thread:
+            _global.pop(self.kind, None)
+
+    def isset(self) -> bool:
+        return self.get() is not None
+
+    def set_base(self, module: Any) -> None:
+        self.base = module
+
+    @contextlib.contextmanager
+    def use(self, module: Any) -> Iterator[None]:
+        with use(**{self.kind: module}):
+            yield
+
+
+ctx_host = ContextManager("host", per_thread=True)
+ctx_state = ContextManager("state", per_thread=False)
+ctx_inventory = ContextManager("inventory", per_thread=False)
+ctx_config = ContextManager("config", per_thread=True)

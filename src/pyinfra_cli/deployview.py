@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from pyinfra.api.operation import OperationMeta
+from pyinfra.api.results import OperationMeta
 from pyinfra.api.state import BaseStateCallback, State
 
 if TYPE_CHECKING:
@@ -55,11 +55,15 @@ class DeployView(BaseStateCallback):
         self._status: Any = None
 
     # BaseStateCallback hooks
-    def operation_host_success(self, state: State, host: Host, op_name: str, result: Any) -> None:
-        self._show(host, result)
+    def operation_host_success(
+        self, state: State, host: Host, op_hash: str, retry_count: int = 0
+    ) -> None:
+        self._show(host, state.get_op_data_for_host(host, op_hash).operation_meta)
 
-    def operation_host_error(self, state: State, host: Host, op_name: str, result: Any) -> None:
-        self._show(host, result)
+    def operation_host_error(
+        self, state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
+    ) -> None:
+        self._show(host, state.get_op_data_for_host(host, op_hash).operation_meta)
 
     def host_finished(self) -> None:
         with self._lock:
@@ -130,7 +134,7 @@ def operations_table(state: State, host_names: list[str], width: int = 100) -> T
     """One row per operation (in order of first appearance): hosts per outcome."""
     rows: dict[str, dict[str, Any]] = {}
     for name in host_names:
-        for meta in state.results.get(name, []):
+        for meta in state.operation_results(name):
             if not isinstance(meta, OperationMeta):
                 continue
             row = rows.setdefault(

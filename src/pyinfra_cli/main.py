@@ -292,7 +292,7 @@ def _report(
     any_failed = False
     for host in hosts:
         result = results.get(host.name)
-        ops = state.results.get(host.name, [])
+        ops = state.operation_results(host)
         if result is None or not result.success:
             any_failed = True
             error = (

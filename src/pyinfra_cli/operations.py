@@ -92,7 +92,7 @@ def load_operation(name: str) -> Callable[..., Any]:
         except ImportError:
             continue
         op = getattr(module, op_name, None)
-        if callable(op) and hasattr(op, "_pyinfra_op"):
+        if callable(op) and hasattr(op, "_inner"):
             return op  # type: ignore[no-any-return]
     raise CliError(
         f"unknown operation {name!r}: no operation {op_name} in pyinfra.operations.{module_name}"

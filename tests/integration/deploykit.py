@@ -87,14 +87,14 @@ def run(
     state = host.state
     assert state is not None
     state.dry = dry
-    state.results.clear()
+    state.clear_operation_results()
     state.failed_hosts.clear()
     state.active_hosts.add(host)
     results = run_deploys(state, [host], [DeployCallable("test", deploy)], mode=mode)
     result = results[host.name]
     if expect_success:
         assert result.success, result.error
-    return list(state.results.get(host.name, []))
+    return state.operation_results(host)
 
 
 def run_many(
@@ -105,7 +105,7 @@ def run_many(
     dry: bool = False,
 ) -> dict[str, HostRunResult]:
     state.dry = dry
-    state.results.clear()
+    state.clear_operation_results()
     return run_deploys(state, hosts, [DeployCallable("test", deploy)], mode=mode)
 
 

@@ -15,9 +15,10 @@ import pytest
 from pyinfra import host as current_host
 from pyinfra.api import BaseStateCallback, Config, Inventory, State
 from pyinfra.api.command import FunctionCommand
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.host import Host
-from pyinfra.api.operation import OperationMeta, deploy, operation
+from pyinfra.api.operation import OperationMeta, operation
 from pyinfra.api.parallel import connect_all, disconnect_all
 from pyinfra.operations import files, server
 from tests.integration.deploykit import run, run_many
@@ -30,18 +31,23 @@ class Recorder(BaseStateCallback):
         self.events: list[tuple[str, str, str]] = []
         self.lock = threading.Lock()
 
-    def _add(self, kind: str, host: Host, name: str) -> None:
+    def _add(self, kind: str, state: State, host: Host, op_hash: str) -> None:
+        name = state.get_op_data_for_host(host, op_hash).operation_meta.name
         with self.lock:
             self.events.append((kind, host.name.split("/")[-1], name))
 
-    def operation_host_start(self, state: State, host: Host, op_name: str) -> None:
-        self._add("start", host, op_name)
+    def operation_host_start(self, state: State, host: Host, op_hash: str) -> None:
+        self._add("start", state, host, op_hash)
 
-    def operation_host_success(self, state: State, host: Host, op_name: str, result: Any) -> None:
-        self._add("end", host, op_name)
+    def operation_host_success(
+        self, state: State, host: Host, op_hash: str, retry_count: int = 0
+    ) -> None:
+        self._add("end", state, host, op_hash)
 
-    def operation_host_error(self, state: State, host: Host, op_name: str, result: Any) -> None:
-        self._add("end", host, op_name)
+    def operation_host_error(
+        self, state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
+    ) -> None:
+        self._add("end", state, host, op_hash)
 
     def index(self, kind: str, host: str, name: str) -> int:
         return self.events.index((kind, host, name))

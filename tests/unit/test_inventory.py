@@ -42,7 +42,10 @@ def test_constructor_forms_and_precedence() -> None:
     assert b.data.get("only_b") == 1
     assert a.data.g == 1 and a.data.w == 1
     assert a.data.o == "override" and b.data.o == "override"
-    assert a.data.missing is None
+    # pyinfra 3.x: an unset key is an AttributeError (so getattr's default applies)
+    with pytest.raises(AttributeError, match="has no data `missing`"):
+        _ = a.data.missing
+    assert getattr(a.data, "missing", "dflt") == "dflt" and a.data.get("missing") is None
     assert a.groups == ["web"]
     assert b.groups == ["web", "db"]
     assert [h.name for h in inventory.get_group("web")] == ["@fake/a", "@fake/b"]

@@ -9,6 +9,7 @@ from pyinfra.api.command import (
     StringCommand,
 )
 from pyinfra.api.config import Config
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import (
     ConnectError,
     DeployError,
@@ -26,9 +27,10 @@ from pyinfra.api.exceptions import (
     PyinfraError,
 )
 from pyinfra.api.facts import FactBase, ShortFactBase
+from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
-from pyinfra.api.operation import OperationMeta, deploy, operation
+from pyinfra.api.operation import OperationMeta, operation
 from pyinfra.api.state import BaseStateCallback, State
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "FactBase",
     "ShortFactBase",
     "OperationMeta",
+    "HiddenValue",
     "operation",
     "deploy",
     "PyinfraError",

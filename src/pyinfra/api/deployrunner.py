@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
 from pyinfra.api.exceptions import DeployError, PyinfraError
-from pyinfra.api.operation import HostOperationFailed, register_stop_frame
+from pyinfra.api.operation import register_stop_frame
 from pyinfra.api.parallel import pool_size
+from pyinfra.api.results import HostOperationFailed
 from pyinfra.api.scheduler import RunStopped, Scheduler
 from pyinfra.connectors.execloop import kill_all_processes
 
@@ -157,12 +158,7 @@ def _fail_percent_exceeded(state: State) -> str | None:
     limit = state.config.FAIL_PERCENT
     if limit is None:
         return None
-    with state._lock:
-        total = len(state.active_hosts | state.failed_hosts)
-        failed = len(state.failed_hosts)
-    if not total:
-        return None
-    percent = 100 * failed / total
+    percent = state.failed_percent()
     if percent > limit:
         return f"{percent:.0f}% of hosts failed, more than FAIL_PERCENT ({limit}%)"
     return None
@@ -203,7 +199,7 @@ def run_deploys(
         if not result.success and not result.stopped:
             run.host_failed(host, result.error or "failed")
         run.host_done(host)
-        result.operations = list(state.results.get(host.name, []))
+        result.operations = list(state.operation_results(host))
         with lock:
             results[host.name] = result
         if on_done is not None:

@@ -33,6 +33,7 @@ from pyinfra.api.exceptions import (
     FactProcessError,
     MissingCommandError,
 )
+from pyinfra.api.factcache import FactEntry, FactKey
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
@@ -200,15 +201,9 @@ def normalize_fact_arguments(fact_cls: type[Any], args: Any, kwargs: Any) -> dic
     return out
 
 
-def _cache_key(fact_cls: type[Any], kwargs: dict[str, Any], connector: dict[str, Any]) -> Any:
+def _cache_key(fact_cls: type[Any], kwargs: dict[str, Any], connector: dict[str, Any]) -> FactKey:
     conn = {k: v for k, v in connector.items() if k not in _NOT_IN_KEY}
     return (fact_cls, _freeze(kwargs), _freeze(conn))
-
-
-@dataclass
-class _Entry:
-    value: Any
-    kwargs: dict[str, Any]
 
 
 def _connector_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -230,14 +225,12 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     ignore_errors = bool(connector_kwargs.pop("_ignore_errors", False))
     fact_kwargs = normalize_fact_arguments(fact_cls, args, kwargs)
     key = _cache_key(fact_cls, fact_kwargs, connector_kwargs)
-    with host._fact_lock:
-        entry = host._fact_cache.get(key)
-        if isinstance(entry, _Entry):
-            return entry.value
+    entry = host.fact_cache.get(key)
+    if entry is not None:
+        return entry.value
 
     value = _fetch(host, fact_cls, fact_kwargs, connector_kwargs, ignore_errors)
-    with host._fact_lock:
-        host._fact_cache[key] = _Entry(value, fact_kwargs)
+    host.fact_cache.put(key, value, fact_kwargs)
     return value
 
 
@@ -386,24 +379,14 @@ def apply_fact_change(host: Host, change: FactChange, dry: bool) -> None:
         for fact_cls, kwargs, value in change.expect:
             set_fact(host, fact_cls, value, **kwargs)
     else:
-        with host._fact_lock:
-            for key in [k for k, e in host._fact_cache.items() if _entry_affected(k, e, change)]:
-                del host._fact_cache[key]
+        host.fact_cache.drop(lambda key, entry: _affected(key[0], entry.kwargs, change))
     for fact_cls, kwargs, value in change.known:
         set_fact(host, fact_cls, value, **kwargs)
 
 
-def _entry_affected(key: Any, entry: Any, change: FactChange) -> bool:
-    if not isinstance(entry, _Entry):
-        return True
-    return _affected(key[0], entry.kwargs, change)
-
-
 def invalidate_volatile_facts(host: Host) -> None:
     """Drop every cached fact that is not ``stable`` (after commands with unknown effects)."""
-    with host._fact_lock:
-        for key in [k for k in host._fact_cache if not getattr(k[0], "stable", False)]:
-            del host._fact_cache[key]
+    host.fact_cache.drop(lambda key, entry: not getattr(key[0], "stable", False))
 
 
 def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None:
@@ -412,12 +395,11 @@ def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None
     connector_kwargs.pop("_ignore_errors", None)
     fact_kwargs = normalize_fact_arguments(fact_cls, (), kwargs)
     frozen = _freeze(fact_kwargs)
-    with host._fact_lock:
-        for key in [k for k in host._fact_cache if k[0] is fact_cls and k[1] == frozen]:
-            del host._fact_cache[key]
-        host._fact_cache[_cache_key(fact_cls, fact_kwargs, connector_kwargs)] = _Entry(
-            value, fact_kwargs
-        )
+    host.fact_cache.replace(
+        lambda key: key[0] is fact_cls and key[1] == frozen,
+        _cache_key(fact_cls, fact_kwargs, connector_kwargs),
+        FactEntry(value, fact_kwargs),
+    )
 
 
 def get_fact(state: Any, host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from pyinfra import context
+from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import ConnectError, PyinfraError
+from pyinfra.api.factcache import FactCache
 
 if TYPE_CHECKING:
     from pyinfra.api.facts import FactBase
@@ -19,12 +24,34 @@ if TYPE_CHECKING:
     from pyinfra.connectors.output import CommandOutput
 
 logger = logging.getLogger("pyinfra")
+T = TypeVar("T")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _data_from_inventory(name: str, inventory: Inventory | None, groups: list[str]) -> HostData:
+    if inventory is None:
+        return HostData(name)
+    group_layers = [inventory.get_group_data(group) for group in reversed(groups)]
+    return HostData(
+        name,
+        inventory.get_override_data(),
+        inventory.get_host_data(name),
+        *group_layers,
+        inventory.get_data(),
+    )
 
 
 class HostData:
-    """Layered host data: override > host > groups (later wins) > global.
+    """Layered host data: override > host > groups (later wins) > global > the
+    ``data_defaults`` of the ``@deploy`` running now.
 
-    Read with attributes (``host.data.ssh_user``, ``None`` when unset) or ``.get``.
+    Read with attributes (``host.data.ssh_user``; an unset key raises
+    ``AttributeError``, so ``getattr(host.data, key, default)`` works) or ``.get(key)``
+    (``None`` when unset). Values are shallow copies: mutating the list a host reads
+    never changes another host's (or the group's) data; assign to change it.
     """
 
     def __init__(self, host_name: str, *layers: Mapping[str, Any]) -> None:
@@ -32,12 +59,17 @@ class HostData:
         # highest priority first
         object.__setattr__(self, "_layers", list(layers))
         object.__setattr__(self, "_own", {})
+        object.__setattr__(self, "_defaults", _no_defaults)
+
+    def set_defaults_source(self, source: Callable[[], Mapping[str, Any]]) -> None:
+        """Where the lowest-priority layer (``@deploy(data_defaults=...)``) comes from."""
+        object.__setattr__(self, "_defaults", source)
+
+    def _all_layers(self) -> list[Mapping[str, Any]]:
+        return [self._own, *self._layers, self._defaults()]
 
     def _lookup(self, key: str) -> tuple[bool, Any]:
-        own: dict[str, Any] = self._own
-        if key in own:
-            return True, own[key]
-        for layer in self._layers:
+        for layer in self._all_layers():
             if key in layer:
                 return True, layer[key]
         return False, None
@@ -45,7 +77,10 @@ class HostData:
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
-        return self._lookup(key)[1]
+        found, value = self._lookup(key)
+        if not found:
+            raise AttributeError(f"Host `{self._host_name}` has no data `{key}`")
+        return copy.copy(value)
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._own[key] = value
@@ -54,54 +89,84 @@ class HostData:
         found, value = self._lookup(key)
         if not found:
             raise KeyError(key)
-        return value
+        return copy.copy(value)
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self._lookup(key)[0]
 
     def get(self, key: str, default: Any = None) -> Any:
         found, value = self._lookup(key)
-        return value if found else default
+        return copy.copy(value) if found else default
 
     def dict(self) -> dict[str, Any]:
         merged: dict[str, Any] = {}
-        for layer in reversed(self._layers):
+        for layer in reversed(self._all_layers()):
             merged.update(layer)
-        merged.update(self._own)
         return merged
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.dict())
 
+    def __str__(self) -> str:
+        return str(self.dict())
+
     def __repr__(self) -> str:
         return f"HostData({self._host_name!r})"
 
 
+def _no_defaults() -> Mapping[str, Any]:
+    return {}
+
+
 class Host:
-    """A target host. Its connector is created on first use and connected lazily."""
+    """A target host: ``Host(name, inventory, groups, connector_cls=None)``.
+
+    Its data comes from the inventory (``data=`` overrides that); its connector is
+    created on first use (the host needs a state: ``State(inventory)`` or
+    ``host.init(state)``), may be replaced (``host.connector = other``, as connectors
+    that delegate to another one do in ``connect``), and connects lazily.
+    """
+
+    # pyinfra 3.x's operation/deploy context attributes
+    in_op = False
+    in_callback_op = False
+    in_deploy = False
 
     def __init__(
         self,
         name: str,
         inventory: Inventory | None,
-        groups: list[str],
-        data: HostData,
-        connector_cls: type[BaseConnector],
+        groups: list[str] | None = None,
+        connector_cls: type[BaseConnector] | None = None,
+        *,
+        data: HostData | None = None,
     ) -> None:
         self.name = name
         self.inventory = inventory
-        self.groups = groups
-        self.data = data
+        self.groups = list(groups or [])
+        if connector_cls is None:
+            connector_cls = get_connector("ssh")
         self.connector_cls = connector_cls
+        if data is None:
+            data = _data_from_inventory(name, inventory, self.groups)
+        data.set_defaults_source(self.get_deploy_data)
+        self.data = data
         self.connector_data: dict[str, Any] = {}
         self.connected = False
         self.state: State | None = None
         self._connector: BaseConnector | None = None
         self._lock = threading.RLock()
-        self._fact_cache: dict[Any, Any] = {}
-        self._fact_lock = threading.Lock()
+        self.fact_cache = FactCache()
+        self.loop_position: list[int] = []
+        self.op_hash_order: list[str] = []
         self.current_op_hash: str | None = None
+        self.current_op_global_arguments: dict[str, Any] | None = None
+        self.executing_op_hash: str | None = None
+        self.nested_executing_op_hash: str | None = None
         self.current_deploy_name: str | None = None
+        self.current_deploy_kwargs: dict[str, Any] | None = None
+        self.current_deploy_data: dict[str, Any] | None = None
+        self.current_op_deploy_data: dict[str, Any] | None = None
         # The result of the operation running on this host now (set by the executor).
         self.current_op_meta: Any = None
 
@@ -112,11 +177,93 @@ class Host:
         return self.name
 
     def style_print_prefix(self, *args: Any, **kwargs: Any) -> str:
-        return f"[{self.name}]"
+        return f"[{self.name}] "
 
     @property
     def print_prefix(self) -> str:
         return f"[{self.name}] "
+
+    def log(self, message: str, log_func: Callable[[str], Any] = logger.info) -> None:
+        log_func(f"{self.print_prefix}{message}")
+
+    def log_styled(
+        self, message: str, log_func: Callable[[str], Any] = logger.info, **kwargs: Any
+    ) -> None:
+        self.log(message, log_func=log_func)
+
+    # Data ------------------------------------------------------------------
+
+    @property
+    def host_data(self) -> dict[str, Any]:
+        return self.inventory.get_host_data(self.name) if self.inventory is not None else {}
+
+    @property
+    def group_data(self) -> dict[str, Any]:
+        if self.inventory is None:
+            return {}
+        return self.inventory.get_groups_data(self.groups)
+
+    def get_deploy_data(self) -> dict[str, Any]:
+        return self.current_op_deploy_data or self.current_deploy_data or {}
+
+    # Deploy context ------------------------------------------------------------
+
+    def loop(self, iterable: Iterable[T]) -> Iterator[T]:
+        """Iterate, marking the position so operations called in a loop stay distinct."""
+        self.loop_position.append(0)
+        try:
+            for index, item in enumerate(iterable):
+                self.loop_position[-1] = index
+                yield item
+        finally:
+            self.loop_position.pop()
+
+    @contextmanager
+    def deploy(
+        self,
+        name: str,
+        kwargs: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        in_deploy: bool = True,
+    ) -> Iterator[None]:
+        """Operations called inside run as part of the deploy ``name`` with these global
+        arguments and data defaults (what ``@deploy`` uses; nests)."""
+        saved = (
+            self.in_deploy,
+            self.current_deploy_name,
+            self.current_deploy_kwargs,
+            self.current_deploy_data,
+        )
+        merged = dict(self.current_deploy_kwargs or {})
+        for key, value in (kwargs or {}).items():
+            if key == "_if" and merged.get("_if") is not None and value is not None:
+                value = _as_list(merged["_if"]) + _as_list(value)
+            merged[key] = value
+        if name:
+            self.current_deploy_name = (
+                f"{self.current_deploy_name} | {name}" if self.current_deploy_name else name
+            )
+        self.in_deploy = in_deploy or self.in_deploy
+        self.current_deploy_kwargs = merged
+        if data:
+            self.current_deploy_data = {**(self.current_deploy_data or {}), **data}
+        try:
+            yield
+        finally:
+            (
+                self.in_deploy,
+                self.current_deploy_name,
+                self.current_deploy_kwargs,
+                self.current_deploy_data,
+            ) = saved
+
+    def when(self, condition: Callable[[], bool]) -> AbstractContextManager[None]:
+        """``with host.when(lambda: ...):`` operations inside run only if it is true."""
+        return self.deploy("", {"_if": [condition]}, {}, in_deploy=False)
+
+    def arguments(self, **arguments: Any) -> AbstractContextManager[None]:
+        """``with host.arguments(_sudo=True):`` global arguments for the operations inside."""
+        return self.deploy("", arguments, {}, in_deploy=False)
 
     # Connector -------------------------------------------------------------
 
@@ -128,12 +275,17 @@ class Host:
         with self._lock:
             if self._connector is None:
                 if self.state is None:
-                    from pyinfra.api.state import State
-
-                    State(self.inventory, None)  # binds this host to a default state
-                assert self.state is not None
+                    raise PyinfraError(
+                        f"{self.name}: this host has no state yet: create "
+                        "State(inventory) (or call host.init(state)) before using it"
+                    )
                 self._connector = self.connector_cls(self.state, self)
             return self._connector
+
+    @connector.setter
+    def connector(self, connector: BaseConnector) -> None:
+        with self._lock:
+            self._connector = connector
 
     @property
     def executor(self) -> BaseConnector:
@@ -150,6 +302,8 @@ class Host:
         with self._lock:
             if self.connected:
                 return True
+            if self.state is not None:
+                self.state.trigger_callbacks("host_before_connect", self)
             try:
                 connector = self.connector
                 connector.connect()
@@ -165,8 +319,6 @@ class Host:
                 wrapped = ConnectError(f"{self.name}: could not connect: {exc}")
                 return self._connect_failed(wrapped, show_errors, raise_exceptions, exc)
             except Exception as exc:  # noqa: BLE001 - connector (plugin) bug: name it
-                from pyinfra.api.connectors import describe_connector
-
                 wrapped = ConnectError(
                     f"{self.name}: connector {describe_connector(self.connector_cls)} raised "
                     f"{type(exc).__name__} in connect: {exc}"
@@ -176,6 +328,7 @@ class Host:
             if reason:
                 logger.debug("connected to %s (%s)", self.name, reason)
             if self.state is not None:
+                self.state.activate_host(self)
                 self.state.trigger_callbacks("host_connect", self)
             return True
 
@@ -267,6 +420,17 @@ class Host:
             **arguments,
         )
 
+    def get_temp_dir_config(self) -> str:
+        """The temp directory the configuration asks for: the deploy's ``config.TEMP_DIR``,
+        else the state's, else ``DEFAULT_TEMP_DIR`` (``/tmp``)."""
+        candidates = [context.get("config"), self.state.config if self.state else None]
+        for config in candidates:
+            value = getattr(config, "TEMP_DIR", None) if config is not None else None
+            if value:
+                return str(value)
+        default = getattr(self.state.config, "DEFAULT_TEMP_DIR", None) if self.state else None
+        return str(default or "/tmp")
+
     def get_temp_filename(
         self,
         hash_key: str | None = None,
@@ -279,10 +443,7 @@ class Host:
         With ``hash_key``, the same key gives the same name (for idempotent uploads);
         without, the name is random and unpredictable.
         """
-        directory = temp_directory or self.data.get("_temp_dir")
-        if not directory and self.state is not None:
-            directory = self.state.config.TEMP_DIR
-        directory = directory or "/tmp"
+        directory = temp_directory or self.data.get("_temp_dir") or self.get_temp_dir_config()
         if hash_key is None:
             name = secrets.token_hex(16)
         elif hash_filename:
@@ -308,9 +469,7 @@ class Host:
 
     def invalidate_facts(self, fact_cls: type[Any] | None = None) -> None:
         """Drop cached facts (all, or one fact class) so the next read re-runs them."""
-        with self._fact_lock:
-            if fact_cls is None:
-                self._fact_cache.clear()
-                return
-            for key in [k for k in self._fact_cache if k[0] is fact_cls]:
-                del self._fact_cache[key]
+        if fact_cls is None:
+            self.fact_cache.clear()
+        else:
+            self.fact_cache.drop(lambda key, entry: key[0] is fact_cls)

@@ -67,6 +67,7 @@ class Inventory:
         self.group_data: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, list[Host]] = {}
         self.hosts: dict[str, Host] = {}
+        self._host_data: dict[str, dict[str, Any]] = {}
         self.state: Any = None
 
         # name -> (inventory host data, connector data, connector groups, connector_cls)
@@ -107,6 +108,7 @@ class Inventory:
                 host_groups, key=lambda g: group_order.index(g) if g in group_order else -1
             )
             group_layers = [self.group_data.get(g, {}) for g in reversed(ordered)]
+            self._host_data[name] = {**entry["connector_data"], **entry["data"]}
             data = HostData(
                 name,
                 self.override_data,
@@ -115,7 +117,7 @@ class Inventory:
                 *group_layers,
                 self.data,
             )
-            host = Host(name, self, ordered, data, entry["cls"])
+            host = Host(name, self, ordered, entry["cls"], data=data)
             self.hosts[name] = host
             for g in ordered:
                 self.groups.setdefault(g, []).append(host)
@@ -190,13 +192,32 @@ class Inventory:
     def get_group_data(self, group: str) -> dict[str, Any]:
         return dict(self.group_data.get(group, {}))
 
+    def get_host_data(self, hostname: str) -> dict[str, Any]:
+        """The data given for this host itself (inventory entry and its connector)."""
+        return dict(self._host_data.get(hostname, {}))
+
+    def get_groups_data(self, groups: Iterable[str]) -> dict[str, Any]:
+        """The data of these groups merged, later groups winning."""
+        merged: dict[str, Any] = {}
+        for group in groups:
+            merged.update(self.group_data.get(group, {}))
+        return merged
+
+    def len_active_hosts(self) -> int:
+        return len(self.get_active_hosts())
+
+    def len_activated_hosts(self) -> int:
+        return len(list(self.iter_activated_hosts()))
+
     def get_active_hosts(self) -> list[Host]:
         if self.state is None:
             return list(self.hosts.values())
         return [h for h in self.hosts.values() if h in self.state.active_hosts]
 
     def iter_activated_hosts(self) -> Iterator[Host]:
-        return iter(self.get_active_hosts())
+        if self.state is None:
+            return iter(())
+        return iter([h for h in self.hosts.values() if h in self.state.activated_hosts])
 
     def select(self, patterns: Iterable[str]) -> list[Host]:
         """Hosts whose name matches a glob, or who are in a named group."""

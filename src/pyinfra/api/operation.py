@@ -17,8 +17,7 @@ import sys
 import sysconfig
 import threading
 import weakref
-from collections.abc import Callable, Generator, Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
 from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -27,11 +26,18 @@ from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, check_argument_type
 from pyinfra.api.command import MaskString
 from pyinfra.api.exceptions import OperationError, PyinfraError
+from pyinfra.api.opexec import execute_operation, in_operation, plan_operation
+from pyinfra.api.planning import PendingOperation, plan_on_hosts
+from pyinfra.api.results import CommandResult as CommandResult
+from pyinfra.api.results import HostOperationFailed as HostOperationFailed
+from pyinfra.api.results import OperationDiff as OperationDiff
+from pyinfra.api.results import OperationMeta as OperationMeta
 from pyinfra.api.typecheck import check_value, describe_type, resolved_hints
-from pyinfra.connectors.output import CommandOutput, OutputLine
+from pyinfra.api.util import make_hash
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
+    from pyinfra.api.state import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,149 +54,20 @@ OPERATION_ONLY_ARGUMENTS: dict[str, tuple[type, ...]] = {
 ALL_GLOBAL_ARGUMENTS = set(ARGUMENT_META) | set(OPERATION_ONLY_ARGUMENTS)
 
 
-class HostOperationFailed(PyinfraError):
-    """An operation failed on the current host: its deploy stops there."""
-
-
-@dataclass
-class CommandResult:
-    command: str
-    success: bool
-    output: CommandOutput
-    duration: float
-    executed: bool = True
-
-
-@dataclass
-class OperationDiff:
-    """Yielded by an operation (when diffs are wanted): how a file's content changes."""
-
-    path: str
-    lines: list[str]
-
-
-@dataclass
-class OperationMeta:
-    """What one operation did (or, in a dry run, would do) on one host."""
-
-    name: str
-    host_name: str
-    operation: str = ""
-    key: str = ""
-    location: str = ""
-    changed: bool = False
-    success: bool | None = None
-    skipped: bool = False
-    skip_reason: str | None = None
-    dry: bool = False
-    error: str | None = None
-    commands: list[CommandResult] = field(default_factory=list)
-    diffs: list[OperationDiff] = field(default_factory=list)
-    duration: float = 0.0
-    ignored_error: bool = False
-    traceback: str | None = None
-    noops: list[str] = field(default_factory=list)  # host.noop() descriptions
-
-    def did_succeed(self) -> bool:
-        return bool(self.success)
-
-    def did_error(self) -> bool:
-        return self.success is False
-
-    def did_change(self) -> bool:
-        return self.changed
-
-    def did_not_change(self) -> bool:
-        return not self.changed
-
-    def is_complete(self) -> bool:
-        return self.success is not None
-
-    @property
-    def will_change(self) -> bool:
-        return self.changed
-
-    def _lines(self) -> list[OutputLine]:
-        return [line for c in self.commands for line in c.output.combined_lines]
-
-    @property
-    def stdout_lines(self) -> list[str]:
-        return [line.line for line in self._lines() if line.buffer_name == "stdout"]
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line.line for line in self._lines() if line.buffer_name == "stderr"]
-
-    @property
-    def stdout(self) -> str:
-        return "\n".join(self.stdout_lines)
-
-    @property
-    def stderr(self) -> str:
-        return "\n".join(self.stderr_lines)
-
-    @property
-    def status(self) -> str:
-        """``Success``, ``No changes``, ``Skipped`` or ``Error`` (for display)."""
-        if self.success is False:
-            return "Error"
-        if self.skipped:
-            return "Skipped"
-        return "Success" if self.changed else "No changes"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "operation": self.operation,
-            "key": self.key,
-            "location": self.location,
-            "changed": self.changed,
-            "success": self.success,
-            "skipped": self.skipped,
-            "skip_reason": self.skip_reason,
-            "dry": self.dry,
-            "error": self.error,
-            "ignored_error": self.ignored_error,
-            "duration": round(self.duration, 4),
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "diffs": {d.path: "".join(d.lines) for d in self.diffs},
-            "noops": list(self.noops),
-            "commands": [
-                {
-                    "command": c.command,
-                    "executed": c.executed,
-                    "success": c.success,
-                    "exit_code": c.output.exit_code,
-                    "stdout": c.output.stdout,
-                    "stderr": c.output.stderr,
-                    "duration": round(c.duration, 4),
-                }
-                for c in self.commands
-            ],
-        }
-
-
-# Global arguments given to an enclosing @deploy apply to every operation inside it.
-_deploy_stack = threading.local()
-
-
-def _deploy_kwargs() -> dict[str, Any]:
-    stack: list[dict[str, Any]] = getattr(_deploy_stack, "stack", [])
-    merged: dict[str, Any] = {}
-    for kwargs in stack:
-        merged.update(kwargs)
+def _with_deploy_arguments(host: Any, call: dict[str, Any]) -> dict[str, Any]:
+    """The global arguments of the enclosing ``@deploy``/``host.arguments`` blocks, with
+    the call's own on top (``_if`` conditions of both apply)."""
+    merged = dict(getattr(host, "current_deploy_kwargs", None) or {})
+    for key, value in call.items():
+        outer = merged.get(key)
+        if key == "_if" and outer is not None and value is not None:
+            value = [*_listed(outer), *_listed(value)]
+        merged[key] = value
     return merged
 
 
-def push_deploy_kwargs(kwargs: dict[str, Any]) -> None:
-    if not hasattr(_deploy_stack, "stack"):
-        _deploy_stack.stack = []
-    _deploy_stack.stack.append(kwargs)
-
-
-def pop_deploy_kwargs() -> None:
-    _deploy_stack.stack.pop()
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 # Argument checking --------------------------------------------------------------
@@ -328,6 +205,20 @@ def operation_label(op_label: str, bound: Any, signature: inspect.Signature) -> 
     return f"{op_label} ({', '.join(parts)})" if parts else op_label
 
 
+def call_arguments(bound: Any, signature: inspect.Signature) -> list[str]:
+    """The arguments of a call as pyinfra 3.x lists them (``value``, ``key=value``),
+    secrets masked."""
+    out: list[str] = []
+    for name, value in bound.arguments.items():
+        param = signature.parameters[name]
+        items = value.items() if param.kind is inspect.Parameter.VAR_KEYWORD else [(name, value)]
+        for key, item in items:
+            secret = isinstance(item, MaskString) or any(w in key.lower() for w in _SECRET_WORDS)
+            shown = "***" if secret else getattr(item, "__name__", None) or str(item)
+            out.append(f"{key}={shown}")
+    return out
+
+
 # The decorators -----------------------------------------------------------------
 
 
@@ -352,8 +243,6 @@ def operation(func: Any = None, **options: Any) -> Any:
 
         @functools.wraps(op_func)
         def wrapper(*args: Any, **kwargs: Any) -> OperationMeta:
-            from pyinfra.api.opexec import execute_operation
-
             host = kwargs.pop("host", None) or context.get("host")
             state = kwargs.pop("state", None) or context.get("state")
             if host is None:
@@ -361,10 +250,8 @@ def operation(func: Any = None, **options: Any) -> Any:
                     f"operation {op_label} was called outside a deploy: run it with the "
                     "pyinfra CLI or inside `with pyinfra.context.use(host=..., state=...)`"
                 )
-            global_kwargs = _deploy_kwargs()
-            for key in list(kwargs):
-                if key in ALL_GLOBAL_ARGUMENTS:
-                    global_kwargs[key] = kwargs.pop(key)
+            call_globals = {k: kwargs.pop(k) for k in list(kwargs) if k in ALL_GLOBAL_ARGUMENTS}
+            global_kwargs = _with_deploy_arguments(host, call_globals)
             name = global_kwargs.pop("name", None)
             for key, value in global_kwargs.items():
                 check_global_argument(key, value, op_label)
@@ -382,25 +269,40 @@ def operation(func: Any = None, **options: Any) -> Any:
 
             site = call_site()
             occurrence = _occurrence(host, site)
+            key_text = _key_text(site, op_label, occurrence)
+            label = name or operation_label(op_label, bound, signature)
+            if host.current_deploy_name:
+                label = f"{host.current_deploy_name} | {label}"
             meta = OperationMeta(
-                name=name or operation_label(op_label, bound, signature),
+                name=label,
                 host_name=host.name,
                 operation=op_label,
-                key=_key_text(site, op_label, occurrence),
+                key=key_text,
                 location=f"{site[-1][0]}, line {site[-1][1]}" if site else "",
+                op_hash=make_hash(key_text),
             )
+            turn_key = (site, occurrence, op_label)
+            arguments = call_arguments(bound, signature)
+            plan = context.get("planning")
+            if plan is not None and state is not None and not in_operation():
+                pending = PendingOperation(
+                    meta, turn_key, lambda: op_func(*args, **kwargs), dict(global_kwargs), arguments
+                )
+                plan_operation(host, state, meta, pending.make_generator, global_kwargs, arguments)
+                plan.add(host, pending)
+                return meta
             return execute_operation(
                 host,
                 state,
                 meta,
-                (site, occurrence, op_label),
+                turn_key,
                 lambda: op_func(*args, **kwargs),
                 global_kwargs,
+                arguments,
             )
 
-        wrapper._pyinfra_op = op_func  # type: ignore[attr-defined]
+        wrapper._inner = op_func  # type: ignore[attr-defined]  # pyinfra 3.x: the generator
         wrapper._pyinfra_op_options = options  # type: ignore[attr-defined]
-        wrapper._inner = op_func  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     if func is not None and callable(func):
@@ -408,39 +310,11 @@ def operation(func: Any = None, **options: Any) -> Any:
     return decorator
 
 
-def deploy(
-    name: str | None = None,
-    data_defaults: dict[str, Any] | None = None,
-) -> Callable[[F], F]:
-    """Group operations into a named deploy; global arguments given to the call
-    (``_sudo=True``...) apply to every operation inside."""
-
-    def decorator(func: F) -> F:
-        deploy_name = name or func.__name__
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            global_kwargs = {
-                k: kwargs.pop(k) for k in list(kwargs) if k in ALL_GLOBAL_ARGUMENTS and k != "name"
-            }
-            for key, value in global_kwargs.items():
-                check_global_argument(key, value, f"deploy {deploy_name}")
-            host = context.get("host")
-            previous = host.current_deploy_name if host is not None else None
-            if host is not None:
-                host.current_deploy_name = deploy_name
-            push_deploy_kwargs(global_kwargs)
-            try:
-                return func(*args, **kwargs)
-            finally:
-                pop_deploy_kwargs()
-                if host is not None:
-                    host.current_deploy_name = previous
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
-
-
-def iter_commands(commands: Iterable[Any]) -> Generator[Any, Any, None]:
-    yield from commands
+def add_op(
+    state: State, op_func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> dict[Host, OperationMeta]:
+    """Plan an operation on the state's active hosts (or ``host=``, a host or a list):
+    facts are read and the change predicted now (``meta.will_change``); ``run_ops(state)``
+    executes it. Returns ``{host: OperationMeta}``."""
+    hosts = kwargs.pop("host", None)
+    return plan_on_hosts(state, hosts, lambda: op_func(*args, **kwargs))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from pyinfra.api.facts import (
     inherit_fact_arguments,
     invalidate_volatile_facts,
 )
-from pyinfra.api.operation import (
+from pyinfra.api.results import (
     CommandResult,
     HostOperationFailed,
     OperationDiff,
@@ -58,6 +58,7 @@ def execute_operation(
     key: Any,
     make_generator: Callable[[], Any],
     global_kwargs: dict[str, Any],
+    call_args: list[str] | None = None,
 ) -> OperationMeta:
     """Run an operation on ``host`` now (after waiting for its turn in the run)."""
     run: Scheduler | None = context.get("run")
@@ -73,6 +74,7 @@ def execute_operation(
     if run is not None:
         run.wait_turn(host)
     try:
+        _register(state, host, meta, global_kwargs, call_args or [])
         condition = global_kwargs.pop("_if", None)
         if condition is not None and not _evaluate_if(condition, meta.operation):
             return _skip(state, host, meta, "condition (_if) not met")
@@ -104,6 +106,62 @@ def execute_operation(
     return meta
 
 
+def in_operation() -> bool:
+    """Whether this thread is inside an operation's generator (nested calls run inline)."""
+    return _depth() > 0
+
+
+def plan_operation(
+    host: Host,
+    state: State,
+    meta: OperationMeta,
+    make_generator: Callable[[], Any],
+    global_kwargs: dict[str, Any],
+    call_args: list[str] | None = None,
+) -> OperationMeta:
+    """Predict what an operation would change on ``host`` (facts are read, nothing runs):
+    ``meta.will_change``/``meta.changed`` hold the prediction and ``meta`` stays
+    incomplete (``success`` is ``None``) until it is executed. Errors in the operation
+    (bad arguments, a failing fact) are raised to the caller."""
+    meta.dry = True
+    _register(state, host, meta, global_kwargs, call_args or [], announce=False)
+    connector_kwargs = {
+        k: v
+        for k, v in global_kwargs.items()
+        if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
+    }
+    executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
+    outer_meta, host.current_op_meta = host.current_op_meta, meta
+    _nesting.depth = _depth() + 1
+    try:
+        with inherit_fact_arguments(connector_kwargs):
+            generator = make_generator()
+            if not isinstance(generator, Generator):
+                raise OperationError(
+                    f"{meta.operation} must be a generator function (use `yield` for commands)"
+                )
+            executor.drive(generator)
+    finally:
+        _nesting.depth = _depth() - 1
+        host.current_op_meta = outer_meta
+    meta.changed = executor.changed
+    meta.maybe_change = executor.changed
+    meta.dry = False
+    return meta
+
+
+def reset_for_execution(meta: OperationMeta) -> None:
+    """Clear what planning left in ``meta`` (its prediction stays in ``maybe_change``)."""
+    meta.changed = False
+    meta.success = None
+    meta.skipped = False
+    meta.skip_reason = None
+    meta.error = None
+    meta.commands.clear()
+    meta.diffs.clear()
+    meta.noops.clear()
+
+
 def host_error_message(meta: OperationMeta) -> str:
     """One line for a failed operation: where it was called, which one, what failed."""
     error = meta.error or "failed"
@@ -111,13 +169,35 @@ def host_error_message(meta: OperationMeta) -> str:
     return f"{meta.location}: {text}" if meta.location else text
 
 
+def _register(
+    state: State | None,
+    host: Host,
+    meta: OperationMeta,
+    global_kwargs: dict[str, Any],
+    call_args: list[str],
+    announce: bool = True,
+) -> None:
+    if state is None:
+        return
+
+    def commands() -> Iterator[Any]:
+        return iter([command.command for command in meta.commands])
+
+    state.register_operation(host, meta, global_kwargs, call_args, commands)
+    if announce and state.mark_operation_started(meta.op_hash):
+        state.trigger_callbacks("operation_start", meta.op_hash)
+
+
 def _record(state: State | None, host: Host, meta: OperationMeta) -> None:
     if state is None:
         return
-    with state._lock:
-        state.results.setdefault(host.name, []).append(meta)
-    hook = "operation_host_error" if meta.success is False else "operation_host_success"
-    state.trigger_callbacks(hook, host, meta.name, meta)
+    state.record_result(host, meta)
+    if meta.success is False:
+        state.trigger_callbacks(
+            "operation_host_error", host, meta.op_hash, meta.retry_attempts, meta.max_retries
+        )
+    else:
+        state.trigger_callbacks("operation_host_success", host, meta.op_hash, meta.retry_attempts)
 
 
 def _skip(state: State | None, host: Host, meta: OperationMeta, reason: str) -> OperationMeta:
@@ -159,7 +239,7 @@ def _run(
 ) -> None:
     started = time.monotonic()
     if state is not None:
-        state.trigger_callbacks("operation_host_start", host, meta.name)
+        state.trigger_callbacks("operation_host_start", host, meta.op_hash)
     connector_kwargs = {
         k: v
         for k, v in global_kwargs.items()
@@ -258,6 +338,7 @@ class _Executor:
 
     def _execute_with_retries(self, command: Any) -> bool:
         attempt = 0
+        self.meta.max_retries = self.retries
         while True:
             started = time.monotonic()
             ok, output = self._execute(command)
@@ -268,6 +349,11 @@ class _Executor:
             if not again or attempt >= self.retries:
                 break
             attempt += 1
+            self.meta.retry_attempts = max(self.meta.retry_attempts, attempt)
+            if self.state is not None:
+                self.state.trigger_callbacks(
+                    "operation_host_retry", self.host, self.meta.op_hash, attempt, self.retries
+                )
             time.sleep(self.retry_delay)
         self.meta.commands.append(result)
         if not ok and self.failed is None:

@@ -53,11 +53,16 @@ def run_on_hosts(
 
 
 def connect_all(state: State, hosts: Iterable[Host] | None = None) -> list[Host]:
-    """Connect every active host in parallel; failed hosts are marked failed in the state.
+    """Connect the hosts (default: every host of the inventory within the state's limit)
+    in parallel; connected hosts become active, failed ones are marked failed.
 
     Returns the hosts that are connected.
     """
-    targets = list(hosts) if hosts is not None else sorted(state.active_hosts, key=lambda h: h.name)
+    if hosts is not None:
+        targets = list(hosts)
+    else:
+        inventory = list(state.inventory) if state.inventory is not None else []
+        targets = [host for host in inventory if state.is_host_in_limit(host)]
 
     def connect(host: Host) -> bool:
         return host.connect(show_errors=False)

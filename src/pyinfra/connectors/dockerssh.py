@@ -205,7 +205,7 @@ class DockerSSHConnector(SSHConnector):
             if self.host.data.get(key) is not None
         }
         state = State(None, Config(CONNECT_TIMEOUT=self.state.config.CONNECT_TIMEOUT))
-        host = Host(remote, None, [], HostData(remote, ssh_data), SSHConnector)
+        host = Host(remote, None, [], SSHConnector, data=HostData(remote, ssh_data))
         host.init(state)
         return SSHConnector(state, host)
 

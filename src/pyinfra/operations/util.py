@@ -10,7 +10,7 @@ from typing import Any
 from pyinfra import context
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import OperationValueError
-from pyinfra.api.operation import OperationDiff
+from pyinfra.api.results import OperationDiff
 
 MAX_DIFF_BYTES = 1024 * 1024
 
