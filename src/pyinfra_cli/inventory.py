@@ -96,10 +96,10 @@ def _run_python(path: str, what: str) -> dict[str, Any]:
         raise InventoryError(f"{what} {path} raised {type(exc).__name__}: {exc}") from exc
 
 
-def load_group_data(directory: str) -> dict[str, dict[str, Any]]:
+def load_group_data(directory: str, subdirectory: str = "group_data") -> dict[str, dict[str, Any]]:
     """``{group: data}`` from ``DIRECTORY/group_data/*.py`` (empty if there is none)."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(glob.glob(os.path.join(directory, "group_data", "*.py"))):
+    for path in sorted(glob.glob(os.path.join(directory, subdirectory, "*.py"))):
         group = os.path.splitext(os.path.basename(path))[0]
         if group.startswith("_"):
             continue
@@ -113,7 +113,24 @@ def load_group_data(directory: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def load_inventory_file(path: str, override_data: Mapping[str, Any]) -> Inventory:
+def load_extra_group_data(directories: list[str]) -> dict[str, dict[str, Any]]:
+    """``--group-data DIR``: ``DIR/GROUP.py`` files, later directories winning."""
+    merged: dict[str, dict[str, Any]] = {}
+    for directory in directories:
+        if not os.path.exists(directory):
+            raise InventoryError(f"--group-data {directory}: no such directory")
+        if not os.path.isdir(directory):
+            raise InventoryError(
+                f"--group-data {directory}: not a directory (give a directory of GROUP.py files)"
+            )
+        for group, data in load_group_data(directory, "").items():
+            merged.setdefault(group, {}).update(data)
+    return merged
+
+
+def load_inventory_file(
+    path: str, override_data: Mapping[str, Any], extra_group_data: Mapping[str, Any] | None = None
+) -> Inventory:
     namespace = _run_python(path, "inventory file")
     global_data: dict[str, Any] = {}
     ungrouped: list[Any] = []
@@ -143,7 +160,9 @@ def load_inventory_file(path: str, override_data: Mapping[str, Any]) -> Inventor
             '`web = ["host1", "host2"]`'
         )
     directory = os.path.dirname(os.path.abspath(path))
-    return build_inventory(ungrouped, global_data, groups, override_data, directory)
+    return build_inventory(
+        ungrouped, global_data, groups, override_data, directory, extra_group_data
+    )
 
 
 def build_inventory(
@@ -152,11 +171,14 @@ def build_inventory(
     groups: Mapping[str, tuple[list[Any], dict[str, Any]]],
     override_data: Mapping[str, Any],
     group_data_dir: str | None,
+    extra_group_data: Mapping[str, Any] | None = None,
 ) -> Inventory:
-    """An Inventory with the ``group_data`` files of ``group_data_dir`` applied; group
-    data files of groups the inventory does not list still apply to hosts that a
-    connector puts in those groups."""
+    """An Inventory with the ``group_data`` files of ``group_data_dir`` applied (and
+    ``--group-data`` directories over them); group data files of groups the inventory
+    does not list still apply to hosts that a connector puts in those groups."""
     files = load_group_data(group_data_dir) if group_data_dir else {}
+    for group, data in (extra_group_data or {}).items():
+        files[group] = {**files.get(group, {}), **data}
     merged_global = {**files.pop(GLOBAL_GROUP, {}), **global_data}
     all_groups: dict[str, tuple[list[Any], dict[str, Any]]] = {}
     for name, (members, data) in groups.items():
@@ -166,26 +188,41 @@ def build_inventory(
     return Inventory((hosts, merged_global), dict(override_data), **all_groups)
 
 
-def make_inventory(value: str, override_data: Mapping[str, Any]) -> Inventory:
+def make_inventory(
+    value: str, override_data: Mapping[str, Any], group_data_dirs: list[str] | None = None
+) -> Inventory:
+    extra = load_extra_group_data(list(group_data_dirs or []))
     if value.endswith(".py") or os.path.isfile(value):
         if not os.path.isfile(value):
             raise InventoryError(f"inventory file not found: {value}")
-        inventory = load_inventory_file(value, override_data)
+        inventory = load_inventory_file(value, override_data, extra)
     else:
         inventory = build_inventory(
-            split_inventory_string(value), {}, {}, override_data, os.getcwd()
+            split_inventory_string(value), {}, {}, override_data, os.getcwd(), extra
         )
     if len(inventory) == 0:
         raise InventoryError(f"inventory {value!r} resolves to no host")
     return inventory
 
 
-def select_hosts(inventory: Inventory, limits: tuple[str, ...] | list[str]) -> list[Host]:
-    """The hosts matching any ``--limit`` (host-name glob or group; commas allowed)."""
-    patterns = [p.strip() for item in limits for p in item.split(",") if p.strip()]
-    if not patterns:
-        return list(inventory)
-    return inventory.select(patterns)
+def _patterns(items: tuple[str, ...] | list[str]) -> list[str]:
+    return [p.strip() for item in items for p in item.split(",") if p.strip()]
+
+
+def select_hosts(
+    inventory: Inventory,
+    limits: tuple[str, ...] | list[str],
+    excludes: tuple[str, ...] | list[str] = (),
+) -> list[Host]:
+    """The hosts matching any ``--limit`` (host-name glob or group; commas allowed),
+    minus those matching any ``--exclude``."""
+    patterns = _patterns(limits)
+    hosts = inventory.select(patterns) if patterns else list(inventory)
+    excluded = _patterns(excludes)
+    if excluded:
+        dropped = set(inventory.select(excluded))
+        hosts = [host for host in hosts if host not in dropped]
+    return hosts
 
 
 __all__ = [

@@ -13,10 +13,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pyinfra(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def pyinfra(
+    *args: str, cwd: Path | None = None, yes: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The CLI under test; ``-y`` unless ``yes=False`` (the preview/confirm tests)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), COLUMNS="200")
     return subprocess.run(
-        [sys.executable, "-m", "pyinfra", *args],
+        [sys.executable, "-m", "pyinfra", *(["-y"] if yes else []), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -101,6 +104,11 @@ def test_json_output(tmp_path: Path) -> None:
     assert {"stdout", "stderr", "duration", "exit_code"} <= set(directory["commands"][0])
     assert {"stdout", "stderr", "duration", "name", "changed", "success"} <= set(directory)
     assert "[@local]" in result.stderr  # human output goes to stderr with --json
+    # pyinfra 3.x's structure: plan and results per operation
+    assert [op["names"] for op in data["results"]["operations"]][1] == ["app config"]
+    assert data["results"]["totals"] == {"hosts": 4, "success": 4, "error": 0, "no_change": 0}
+    assert data["results"]["failed_hosts"] == []
+    assert all(set(op) >= {"op_hash", "name", "names", "args"} for op in data["plan"])
 
 
 def test_json_shell_output(tmp_path: Path) -> None:
@@ -142,7 +150,9 @@ def test_fail_percent_stops_other_hosts(tmp_path: Path) -> None:
     )
     result = pyinfra("@local,@fake/other", str(deploy), "--fail-percent", "0", "--json")
     assert result.returncode == 1
-    hosts = json.loads(result.stdout)["hosts"]
+    payload = json.loads(result.stdout)
+    assert payload["results"]["failed_hosts"] == ["@local"]  # the other one was stopped
+    hosts = payload["hosts"]
     assert len(hosts["@fake/other"]["operations"]) == 1
     assert "FAIL_PERCENT" in hosts["@fake/other"]["error"]
     assert "exit status 1" in hosts["@local"]["error"]

@@ -18,10 +18,11 @@ def pyinfra(
     *args: str,
     cwd: Path | None = None,
     timeout: float = 120,
+    yes: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     return subprocess.run(
-        [sys.executable, "-m", "pyinfra", *args],
+        [sys.executable, "-m", "pyinfra", *(["-y"] if yes else []), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -182,10 +183,11 @@ def test_inventory_file_groups_data_limit(tmp_path: Path) -> None:
 def test_fact_command_json() -> None:
     result = pyinfra("@local", "fact", "server.Hostname", "server.Arch", "--json")
     assert result.returncode == 0, result.stderr
-    payload = json.loads(result.stdout)
-    facts = payload["hosts"]["@local"]["facts"]
-    assert facts["server.Hostname"] == os.uname().nodename
-    assert facts["server.Arch"] == os.uname().machine
+    payload = json.loads(result.stdout)  # pyinfra 3.x's shape: {fact: {host: value}}
+    assert payload == {
+        "server.Hostname": {"@local": os.uname().nodename},
+        "server.Arch": {"@local": os.uname().machine},
+    }
 
 
 def test_unknown_fact() -> None:

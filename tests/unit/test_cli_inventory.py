@@ -205,7 +205,8 @@ def test_debug_inventory_json(inventory_file: Path) -> None:
         cwd=inventory_file.parent,
     )
     assert result.returncode == 0, result.stderr
-    hosts = json.loads(result.stdout)
+    listed = json.loads(result.stdout)  # pyinfra 3.x's shape: [{name, groups, data}]
+    hosts = {entry["name"]: entry for entry in listed}
     assert sorted(hosts) == ["@fake/w1", "@fake/w2"]
     w2 = hosts["@fake/w2"]
     assert w2["groups"] == ["web"]

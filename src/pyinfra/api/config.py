@@ -1,8 +1,22 @@
-"""Run-wide settings. Every attribute can be set by keyword: ``Config(SUDO=True)``."""
+"""Run-wide settings. Every attribute can be set by keyword: ``Config(SUDO=True)``.
+
+``REQUIRE_PYINFRA_VERSION`` and ``REQUIRE_PACKAGES`` are checked when they are set
+(in ``config.py``: ``config.REQUIRE_PYINFRA_VERSION = ">=3.5"``) and raise a
+:class:`~pyinfra.api.exceptions.PyinfraError` that says what is missing.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from importlib import metadata
 from typing import Any
+
+from pyinfra.api.exceptions import PyinfraError
+
+# The pyinfra release whose API this package implements (requirements written for
+# pyinfra are checked against it as well as against this package's own version).
+PYINFRA_API_VERSION = "3.10.0"
 
 _DEFAULTS: dict[str, Any] = {
     # Connection
@@ -26,6 +40,10 @@ _DEFAULTS: dict[str, Any] = {
     "DOAS_USER": None,
     "ENV": None,
     "TEMP_DIR": "/tmp",
+    "DEFAULT_TEMP_DIR": "/tmp",
+    "DZDO": False,
+    "DZDO_USER": None,
+    "DIFF": False,
     "RETRY": 0,
     "RETRY_DELAY": 5,
     # Deploy behaviour
@@ -55,6 +73,12 @@ class Config:
     SU_PASSWORD: str | None
     DOAS: bool
     DOAS_USER: str | None
+    DZDO: bool
+    DZDO_USER: str | None
+    DEFAULT_TEMP_DIR: str
+    DIFF: bool
+    REQUIRE_PYINFRA_VERSION: str | None
+    REQUIRE_PACKAGES: Any
     ENV: dict[str, str] | None
     TEMP_DIR: str
     RETRY: int
@@ -63,9 +87,24 @@ class Config:
 
     def __init__(self, **kwargs: Any) -> None:
         for key, value in _DEFAULTS.items():
-            setattr(self, key, dict(value) if isinstance(value, dict) else value)
+            object.__setattr__(self, key, dict(value) if isinstance(value, dict) else value)
         for key, value in kwargs.items():
             setattr(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        checker = _CHECKERS.get(key)
+        if checker is not None:
+            checker(value)
+        object.__setattr__(self, key, value)
+
+    def copy(self) -> Config:
+        return Config(**self.get_current_state())
+
+    def lock_current_state(self) -> None:
+        object.__setattr__(self, "_locked", self.get_current_state())
+
+    def reset_locked_state(self) -> None:
+        self.set_current_state(getattr(self, "_locked", {}))
 
     def get_current_state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.isupper()}
@@ -76,3 +115,79 @@ class Config:
 
     def __repr__(self) -> str:
         return f"Config({self.get_current_state()!r})"
+
+
+def _specifier(text: str, what: str) -> Any:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise PyinfraError(f"{what} {text!r} is not a version specifier: {exc}") from exc
+
+
+def check_pyinfra_version(version: str | None) -> None:
+    """Refuse to run when ``version`` (a PEP 440 specifier) excludes this pyinfra."""
+    if not version:
+        return
+    from pyinfra import __version__
+
+    wanted = _specifier(str(version), "REQUIRE_PYINFRA_VERSION")
+    if wanted.contains(__version__, prereleases=True) or wanted.contains(
+        PYINFRA_API_VERSION, prereleases=True
+    ):
+        return
+    raise PyinfraError(
+        f"pyinfra version requirement not met (requires {version}, running {__version__}, "
+        f"which implements pyinfra {PYINFRA_API_VERSION})"
+    )
+
+
+def _requirement_lines(requirements: str | Iterable[str]) -> list[str]:
+    if isinstance(requirements, str):
+        try:
+            with open(requirements, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError as exc:
+            raise PyinfraError(
+                f"REQUIRE_PACKAGES: cannot read requirements file "
+                f"{os.path.abspath(requirements)}: {exc.strerror}"
+            ) from exc
+        return [
+            line.split("#egg=")[-1].strip()
+            for line in lines
+            if line.strip() and not line.lstrip().startswith(("#", "-"))
+        ]
+    return [str(item) for item in requirements]
+
+
+def check_require_packages(requirements: str | Iterable[str] | None) -> None:
+    """Refuse to run when a required Python package (list or requirements file) is
+    missing or at a version that does not match."""
+    if not requirements:
+        return
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems: list[str] = []
+    for line in _requirement_lines(requirements):
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as exc:
+            raise PyinfraError(f"REQUIRE_PACKAGES: invalid requirement {line!r}: {exc}") from exc
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{requirement} (not installed)")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{requirement} (found {installed})")
+    if problems:
+        raise PyinfraError(f"deploy requirements not met: {', '.join(problems)}")
+
+
+_CHECKERS: dict[str, Callable[[Any], None]] = {
+    "REQUIRE_PYINFRA_VERSION": check_pyinfra_version,
+    "REQUIRE_PACKAGES": check_require_packages,
+}

@@ -219,4 +219,6 @@ def run_deploys(
         run.stop("interrupted")
         kill_all_processes()
         raise
+    for op_hash in state.finish_started_operations():
+        state.trigger_callbacks("operation_end", op_hash)
     return {host.name: results[host.name] for host in host_list if host.name in results}

@@ -50,6 +50,11 @@ class FactCache:
                 del self._entries[key]
             return len(doomed)
 
+    def items(self) -> list[tuple[FactKey, FactEntry]]:
+        """A snapshot of the entries."""
+        with self._lock:
+            return list(self._entries.items())
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -32,8 +32,10 @@ from pyinfra.api.exceptions import (
     FactPreconditionError,
     FactProcessError,
     MissingCommandError,
+    PyinfraError,
 )
 from pyinfra.api.factcache import FactEntry, FactKey
+from pyinfra.api.parallel import run_on_hosts
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
@@ -316,8 +318,7 @@ def _fetch(
         raise
     except Exception as exc:  # noqa: BLE001 - parsing errors become FactProcessError
         raise FactProcessError(
-            f"could not parse fact {_describe(fact_cls, fact_kwargs)}: "
-            f"{type(exc).__name__}: {exc}"
+            f"could not parse fact {_describe(fact_cls, fact_kwargs)}: {type(exc).__name__}: {exc}"
         ) from exc
 
 
@@ -402,9 +403,36 @@ def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None
     )
 
 
-def get_fact(state: Any, host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
-    """pyinfra 3.x style ``get_fact(state, host, Fact, ...)``."""
-    return get_host_fact(host, fact_cls, *args, **kwargs)
+def get_fact(
+    state: Any,
+    host: Host,
+    cls: Any,
+    args: Any | None = None,
+    kwargs: Any | None = None,
+    ensure_hosts: Any | None = None,
+    apply_failed_hosts: bool = True,
+) -> Any:
+    """pyinfra 3.x's ``get_fact(state, host, Fact, args=[...], kwargs={...})``."""
+    return get_host_fact(host, cls, *(args or ()), **(kwargs or {}))
+
+
+def get_facts(
+    state: Any, cls: Any, args: Any | None = None, kwargs: Any | None = None, **extra: Any
+) -> dict[Host, Any]:
+    """One fact on every active host of ``state``, read in parallel: ``{host: value}``.
+
+    A host whose read fails is left out and marked failed (the others go on)."""
+    hosts = state.inventory.get_active_hosts() if state.inventory is not None else []
+    read = run_on_hosts(state, hosts, lambda host: get_fact(state, host, cls, args, kwargs))
+    values: dict[Host, Any] = {}
+    for host, value in read.items():
+        if isinstance(value, BaseException):
+            state.fail_hosts({host}, error=f"{host.name}: {value}")
+            if not isinstance(value, PyinfraError):
+                raise value
+        else:
+            values[host] = value
+    return values
 
 
 __all__ = [
@@ -412,6 +440,7 @@ __all__ = [
     "ShortFactBase",
     "FactChange",
     "get_fact",
+    "get_facts",
     "get_host_fact",
     "set_fact",
     "apply_fact_change",

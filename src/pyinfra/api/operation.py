@@ -205,17 +205,23 @@ def operation_label(op_label: str, bound: Any, signature: inspect.Signature) -> 
     return f"{op_label} ({', '.join(parts)})" if parts else op_label
 
 
-def call_arguments(bound: Any, signature: inspect.Signature) -> list[str]:
-    """The arguments of a call as pyinfra 3.x lists them (``value``, ``key=value``),
-    secrets masked."""
-    out: list[str] = []
-    for name, value in bound.arguments.items():
-        param = signature.parameters[name]
-        items = value.items() if param.kind is inspect.Parameter.VAR_KEYWORD else [(name, value)]
-        for key, item in items:
-            secret = isinstance(item, MaskString) or any(w in key.lower() for w in _SECRET_WORDS)
-            shown = "***" if secret else getattr(item, "__name__", None) or str(item)
-            out.append(f"{key}={shown}")
+def _argument_text(value: Any) -> str:
+    if isinstance(value, MaskString):
+        return "***"
+    name = getattr(value, "__name__", None)
+    return str(name) if isinstance(value, type) or callable(value) and name else str(value)
+
+
+def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], named: bool) -> list[str]:
+    """The arguments of a call as pyinfra 3.x lists them for an operation it names
+    itself (``value``, ``key=value``; none when the call gives ``name=``); secrets
+    masked."""
+    if named:
+        return []
+    out = [_argument_text(value) for value in args]
+    for key, value in kwargs.items():
+        secret = any(word in key.lower() for word in _SECRET_WORDS)
+        out.append(f"{key}={'***' if secret else _argument_text(value)}")
     return out
 
 
@@ -282,7 +288,7 @@ def operation(func: Any = None, **options: Any) -> Any:
                 op_hash=make_hash(key_text),
             )
             turn_key = (site, occurrence, op_label)
-            arguments = call_arguments(bound, signature)
+            arguments = call_arguments(args, kwargs, name is not None)
             plan = context.get("planning")
             if plan is not None and state is not None and not in_operation():
                 pending = PendingOperation(
