@@ -12,4 +12,4 @@ if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q -e .
-exec .venv/bin/pyinfra @local examples/local_deploy.py "$@"
+exec .venv/bin/pyinfra -y @local examples/local_deploy.py "$@"

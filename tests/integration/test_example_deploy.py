@@ -23,6 +23,7 @@ def run(base: Path, *extra: str) -> dict[str, object]:
             "--data",
             f"base={base}",
             "--json",
+            "-y",
             *extra,
         ],
         capture_output=True,

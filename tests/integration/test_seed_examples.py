@@ -286,7 +286,7 @@ def test_timeout_operation_example_in_a_deploy(tmp_path: Path) -> None:
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     result = subprocess.run(
-        [sys.executable, "-m", "pyinfra", "@local", str(deploy), "-v"],
+        [sys.executable, "-m", "pyinfra", "@local", str(deploy), "-v", "-y"],
         capture_output=True,
         text=True,
         env=env,

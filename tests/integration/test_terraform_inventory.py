@@ -188,7 +188,7 @@ def test_cli_debug_inventory_with_data_override(tf_dir: Path, tmp_path: Path) ->
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    hosts = json.loads(result.stdout)
+    hosts = {entry["name"]: entry for entry in json.loads(result.stdout)}
     assert sorted(hosts) == ["@terraform/d1", "@terraform/w1", "@terraform/w2"]
     assert hosts["@terraform/d1"]["groups"] == ["db"]
     assert hosts["@terraform/d1"]["data"]["ssh_user"] == "postgres"

@@ -133,7 +133,8 @@ def test_cli_debug_inventory_reports_machines_not_running(project: VagrantProjec
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(json.loads(result.stdout)) == ["@vagrant/web1", "@vagrant/web2"]
+    listed = json.loads(result.stdout)
+    assert sorted(entry["name"] for entry in listed) == ["@vagrant/web1", "@vagrant/web2"]
     assert "not running" in result.stderr and "idle (not_created)" in result.stderr
 
 
