@@ -292,8 +292,13 @@ class _Executor:
         self.meta = meta
         self.dry = meta.dry
         self.connector_kwargs = connector_kwargs
-        self.retries = int(global_kwargs.get("_retries") or 0)
-        self.retry_delay = float(global_kwargs.get("_retry_delay") or 0)
+        config = state.config if state is not None else None
+        retries = global_kwargs.get("_retries")
+        delay = global_kwargs.get("_retry_delay")
+        self.retries = int(retries if retries is not None else getattr(config, "RETRY", 0) or 0)
+        self.retry_delay = float(
+            delay if delay is not None else getattr(config, "RETRY_DELAY", 0) or 0
+        )
         self.retry_until = global_kwargs.get("_retry_until")
         self.continue_on_error = bool(global_kwargs.get("_continue_on_error"))
         self.print_output = bool(state is not None and state.print_output)
