@@ -256,6 +256,7 @@ def _deploy_pass(
     renderer: Renderer,
     dry: bool,
     show: bool = True,
+    reuse_facts: bool = False,
 ) -> dict[str, HostRunResult]:
     state.dry = dry
     state.clear_operation_results()
@@ -271,6 +272,7 @@ def _deploy_pass(
                 on_done=lambda _result: view.host_finished(),
                 mode=_mode(opts),
                 diff=opts.diff,
+                reuse_facts=reuse_facts,
             )
     finally:
         if show:
@@ -317,7 +319,9 @@ def _run_deploy(
         return
     state.set_stage(StateStage.Execute)
     outcome.planned = False
-    outcome.results = _deploy_pass(opts, state, hosts, deploys, renderer, dry=False)
+    outcome.results = _deploy_pass(
+        opts, state, hosts, deploys, renderer, dry=False, reuse_facts=True
+    )
 
 
 def _confirmed(opts: CliOptions, renderer: Renderer, state: State, hosts: list[Host]) -> bool:

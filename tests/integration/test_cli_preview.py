@@ -142,3 +142,17 @@ def test_yes_from_the_environment(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "made").is_dir()
+
+
+def test_apply_reuses_what_the_plan_read(tmp_path: Path) -> None:
+    """The fact about a path no operation changes is read once, by the plan, not again
+    when applying; facts about what the apply changes are read again."""
+    (tmp_path / "kept").write_text("")
+    deploy = _deploy(
+        tmp_path,
+        f"files.directory(path='{tmp_path}/made')\nfiles.file(path='{tmp_path}/kept')\n",
+    )
+    code, output = run_at_terminal("@local", str(deploy), "-vv", cwd=tmp_path, answer=b"y\n")
+    assert code == 0, output
+    reads_of_kept = [line for line in output.splitlines() if "stat" in line and "/kept" in line]
+    assert len(reads_of_kept) == 1, output

@@ -171,12 +171,20 @@ def run_deploys(
     on_done: Callable[[HostRunResult], None] | None = None,
     mode: str = "lockstep",
     diff: bool = False,
+    reuse_facts: bool = False,
 ) -> dict[str, HostRunResult]:
     """Run the deploys on every host, one thread per host; failed hosts are marked in
-    ``state``. ``mode``: ``lockstep`` (default), ``serial`` or ``no_wait``."""
+    ``state``. ``mode``: ``lockstep`` (default), ``serial`` or ``no_wait``.
+
+    Facts are cached for one run; ``reuse_facts`` (applying right after a dry run that
+    planned the same deploys) keeps the values the plan read from the hosts, so the
+    apply reads again only what its operations change."""
     host_list = list(hosts)
     for host in host_list:
-        host.invalidate_facts()  # facts are cached for one run
+        if reuse_facts:
+            host.fact_cache.drop_predictions()
+        else:
+            host.invalidate_facts()
     run = Scheduler(
         host_list, mode=mode, parallel=pool_size(state, max(1, len(host_list))), diff=diff
     )

@@ -18,6 +18,7 @@ FactKey = tuple[Any, Any, Any]
 class FactEntry:
     value: Any
     kwargs: dict[str, Any]
+    predicted: bool = False  # set by a dry run, not read from the host
 
 
 class FactCache:
@@ -34,6 +35,10 @@ class FactCache:
     def put(self, key: FactKey, value: Any, kwargs: dict[str, Any]) -> None:
         with self._lock:
             self._entries[key] = FactEntry(value, kwargs)
+
+    def drop_predictions(self) -> int:
+        """Forget the values a dry run predicted; keep what was read from the host."""
+        return self.drop(lambda key, entry: entry.predicted)
 
     def replace(self, drop: Callable[[FactKey], bool], key: FactKey, entry: FactEntry) -> None:
         """Drop the entries ``drop`` selects and store ``entry``, atomically."""

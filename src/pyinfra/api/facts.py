@@ -378,11 +378,11 @@ def apply_fact_change(host: Host, change: FactChange, dry: bool) -> None:
     """Drop (real run) or overwrite with predictions (dry run) the facts ``change`` touches."""
     if dry:
         for fact_cls, kwargs, value in change.expect:
-            set_fact(host, fact_cls, value, **kwargs)
+            set_fact(host, fact_cls, value, True, **kwargs)
     else:
         host.fact_cache.drop(lambda key, entry: _affected(key[0], entry.kwargs, change))
     for fact_cls, kwargs, value in change.known:
-        set_fact(host, fact_cls, value, **kwargs)
+        set_fact(host, fact_cls, value, dry, **kwargs)
 
 
 def invalidate_volatile_facts(host: Host) -> None:
@@ -390,8 +390,11 @@ def invalidate_volatile_facts(host: Host) -> None:
     host.fact_cache.drop(lambda key, entry: not getattr(key[0], "stable", False))
 
 
-def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None:
-    """Store a (predicted) value for a fact, for every argument set it was read with."""
+def set_fact(
+    host: Host, fact_cls: type[Any], value: Any, predicted: bool = False, **kwargs: Any
+) -> None:
+    """Store a value for a fact (a prediction, in a dry run), for every argument set it
+    was read with."""
     connector_kwargs = _connector_kwargs(kwargs)
     connector_kwargs.pop("_ignore_errors", None)
     fact_kwargs = normalize_fact_arguments(fact_cls, (), kwargs)
@@ -399,7 +402,7 @@ def set_fact(host: Host, fact_cls: type[Any], value: Any, **kwargs: Any) -> None
     host.fact_cache.replace(
         lambda key: key[0] is fact_cls and key[1] == frozen,
         _cache_key(fact_cls, fact_kwargs, connector_kwargs),
-        FactEntry(value, fact_kwargs),
+        FactEntry(value, fact_kwargs, predicted),
     )
 
 
