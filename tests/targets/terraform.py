@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-
 SETUP_BIN = "/opt/pyinfra-test-tools/bin"
 
 
