@@ -29,6 +29,12 @@ class Renderer:
         self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
     def line(self, host: str, text: str, buffer: str = "stdout") -> None:
+        if not self.out.is_terminal:
+            # Plain text (a pipe, a file): no styling, one write per line, no rich work
+            # (command output can be millions of lines).
+            with _lock:
+                self.out.file.write(f"[{host}] {text}\n")
+            return
         message = Text()
         message.append(f"[{host}] ", style="bold")
         style = {"stderr": "red", "input": "cyan"}.get(buffer, "")
