@@ -59,7 +59,9 @@ for key, (module, name, kwargs) in request["facts"].items():
         results[key] = {"error": f"{type(exc).__name__}: {exc}"}
 results["__seconds__"] = time.monotonic() - started
 host.disconnect()
-print(json.dumps(results, default=lambda v: sorted(v) if isinstance(v, (set, frozenset)) else str(v)))
+def plain(value):
+    return sorted(value) if isinstance(value, (set, frozenset)) else str(value)
+print(json.dumps(results, default=plain))
 """
 
 _VOLATILE = {
