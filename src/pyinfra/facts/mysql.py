@@ -111,10 +111,12 @@ class MysqlUsers(MysqlFactBase):
 
 # One line of SHOW GRANTS: privileges, `database`.`table` (or *), then the rest.
 _GRANT = re.compile(
-    r"^GRANT (?P<privileges>[A-Z][A-Z, ]*?) ON "
+    r"^GRANT (?P<privileges>[A-Z].*?) ON "
     r"(?P<target>(?:\*|`(?:[^`]|``)+`)\.(?:\*|`(?:[^`]|``)+`)) "
     r"TO \S+(?P<extras>.*)$"
 )
+_COLUMNS = re.compile(r"\s*\((?:[^()`]|`(?:[^`]|``)*`)*\)")
+_PRIVILEGE_NAME = re.compile(r"^[A-Z][A-Z ]*$")
 _NO_SUCH_GRANT = "ERROR 1141 "
 
 
@@ -160,8 +162,11 @@ class MysqlUserGrants(MysqlFactBase):
                 continue
             # The batch output escapes backslashes (`db\_name` is printed `db\\_name`).
             target = match["target"].replace("\\\\", "\\")
-            privileges = grants.setdefault(target, set())
-            privileges.update(p.strip() for p in match["privileges"].split(","))
+            # Column privileges ("UPDATE (`id`)") are not the table's: left out.
+            items = _COLUMNS.sub("(columns)", match["privileges"]).split(",")
+            names = {item.strip() for item in items if _PRIVILEGE_NAME.match(item.strip())}
             if "WITH GRANT OPTION" in match["extras"]:
-                privileges.add("GRANT OPTION")
+                names.add("GRANT OPTION")
+            if names:
+                grants.setdefault(target, set()).update(names)
         return grants
