@@ -9,6 +9,7 @@ does not have (pull it with ``docker.image`` first, or pass ``pull_always=True``
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Generator
 from typing import Any
@@ -36,6 +37,7 @@ from pyinfra.operations.util import chain, fail
 Commands = Generator[Any, Any, None]
 
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
+logger = logging.getLogger("pyinfra")
 
 
 def _name(op: str, value: Any, argument: str) -> str:
@@ -198,7 +200,12 @@ def container(
         host.noop(f"container {container} is up to date")
         return
     if differences:
-        host.noop(f"container {container} re-created: {', '.join(differences)} changed")
+        logger.info(
+            "%s: container %s is re-created (%s changed)",
+            host.name,
+            container,
+            ", ".join(differences),
+        )
     yield from chain(commands)
     if current is None or recreate:
         predicted = spec.predicted_inspect(container, start, image_id)
