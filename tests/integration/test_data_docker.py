@@ -351,7 +351,7 @@ def test_compose_v1(host: Host, prefix: str, tmp_path: Path) -> None:
 def test_login_logout(
     host: Host, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    password = f"{prefix}-'pass\" word"
+    password = "pyi-data-LoginS3cret 'q\" $x"
     config = tmp_path / "docker-config"
     env = {"DOCKER_CONFIG": str(config)}
     caplog.set_level(logging.DEBUG)
@@ -381,7 +381,7 @@ def test_login_logout(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "docker login --username pyi-user --password-stdin" in logged
     for text in (logged, json.dumps([m.to_dict() for m in first + failed])):
-        assert password not in text
+        assert password not in text and "LoginS3cret" not in text
 
 
 # Facts ---------------------------------------------------------------------------------------
