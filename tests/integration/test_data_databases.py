@@ -175,10 +175,12 @@ def test_mysql_operations_are_idempotent(target: Target) -> None:
     # Changing privileges: revoke what is no longer wanted, in the same contract.
     def narrow() -> None:
         mysql.privileges(user, ["SELECT"], database=app_db, **t.my)
+        mysql.privileges(user, [], database=tables_db, table="t1", **t.my)
         mysql.user(user, max_connections=7, **t.my)
 
     contract(t, narrow, lambda: _mysql_state(db, prefix))
-    assert t.host.get_fact(MysqlUserGrants, user, **t.my)[f"`{app_db}`.*"] == {"SELECT"}
+    grants = t.host.get_fact(MysqlUserGrants, user, **t.my)
+    assert grants[f"`{app_db}`.*"] == {"SELECT"} and f"`{tables_db}`.`t1`" not in grants
     assert t.host.get_fact(MysqlUsers, **t.my)[f"{user}@localhost"]["max_user_connections"] == 7
     databases = t.host.get_fact(MysqlDatabases, **t.my)
     assert databases[app_db] == {"character_set": "utf8mb4", "collation_name": "utf8mb4_bin"}

@@ -375,11 +375,12 @@ def _ensure_privileges(
     grants_kwargs = {"user": user, "hostname": user_hostname, **conn.fact_kwargs()}
     grants = host.get_fact(MysqlUserGrants, **grants_kwargs)
     existing = {"ALL" if p == "ALL PRIVILEGES" else p for p in grants.get(target, set())}
+    # USAGE means "no privileges": never granted or revoked as such.
+    existing.discard("USAGE")
+    wanted.discard("USAGE")
 
     to_revoke = existing - wanted
     to_grant = wanted - existing
-    if to_grant:
-        to_revoke.discard("USAGE")  # any grant replaces the bare USAGE
     if not to_revoke and not to_grant:
         host.noop("mysql privileges are already correct")
         return
@@ -406,7 +407,12 @@ def _ensure_privileges(
         statements.append("FLUSH PRIVILEGES")
     yield _run_sql(conn, ";\n".join(statements))
     predicted = {k: set(v) for k, v in grants.items()}
-    predicted[target] = {"ALL PRIVILEGES" if p == "ALL" else p for p in wanted}
+    if wanted:
+        predicted[target] = {"ALL PRIVILEGES" if p == "ALL" else p for p in wanted}
+    elif target == "*.*":
+        predicted[target] = {"USAGE"}
+    else:
+        predicted.pop(target, None)
     yield FactChange(
         facts=(MysqlUserGrants, MysqlUsers),
         expect=((MysqlUserGrants, grants_kwargs, predicted),),
