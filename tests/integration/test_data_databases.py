@@ -239,6 +239,14 @@ def test_mysql_bad_input(target: Target) -> None:
     assert "ERROR 1064" in error and "SQL syntax" in error, error
     assert ADMIN_PASSWORD.split()[0] not in json.dumps([m.to_dict() for m in results])
 
+    # A failing dump leaves no file and no temp file behind.
+    dump = f"/tmp/{prefix}.sql"
+    results = run(
+        t.host, lambda: mysql.dump(dump, database=f"{prefix}_none", **t.my), expect_success=False
+    )
+    assert "Unknown database" in (results[-1].error or ""), results[-1].error
+    assert db.exec("sh", "-c", f"ls -a /tmp | grep -e {prefix} -e pyinfra-dump || true") == ""
+
     for call, message in (
         (lambda: mysql.user(f"{prefix}_u", require="TLS", **t.my), 'require must be "SSL"'),
         (
@@ -379,6 +387,15 @@ def test_postgres_bad_input(target: Target) -> None:
 
     results = run(t.host, load_missing, expect_success=False)
     assert "No such file" in (results[-1].error or ""), results[-1].error
+
+    dump = f"/tmp/{prefix}.sql"
+    results = run(
+        t.host,
+        lambda: postgres.dump(dump, **{**t.pg, "psql_database": f"{prefix}_none"}),
+        expect_success=False,
+    )
+    assert f'database "{prefix}_none" does not exist' in (results[-1].error or "")
+    assert db.exec("sh", "-c", f"ls -a /tmp | grep -e {prefix} -e pyinfra-dump || true") == ""
 
     results = run(t.host, lambda: postgres.role("", **t.pg), expect_success=False)
     assert "argument role must be a non-empty string" in (results[-1].error or "")

@@ -330,6 +330,9 @@ def test_compose_v1(host: Host, prefix: str, tmp_path: Path) -> None:
             str(project), project_name=name, compose_command="docker-compose", _env={"WHO": "pyi"}
         )
 
+    dry = run(host, up, dry=True)
+    assert _changed(dry) and all(not c.executed for m in dry for c in m.commands)
+    assert _docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}") == ""
     results = run(host, up)
     assert all(m.changed and m.success for m in results), [m.error for m in results]
     ids = _docker("ps", "-q", "--filter", f"label=com.docker.compose.project={name}").split()

@@ -116,7 +116,7 @@ def mysql_command(
     if sql is not None:
         stdin_lines.append(sql)
 
-    command = _wrap(inner, conn.password is not None and conn.password != "", output_file)
+    command = _wrap(inner, bool(conn.password), output_file)
     if report_failure:
         command = StringCommand("{", command, ";", "}", "2>&1", "||", "echo", FAILED_MARKER, '"$?"')
     if stdin_lines:
