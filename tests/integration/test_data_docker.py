@@ -253,6 +253,9 @@ def test_missing_image_is_a_clear_error_and_nothing_pulls(host: Host, prefix: st
     assert "give the image to create it" in (results[-1].error or "")
     results = run(host, lambda: docker.image("bad ref:"), expect_success=False)
     assert "argument image" in (results[-1].error or "")
+    _docker("container", "create", "--name", f"{prefix}-e", BASE, "true")
+    results = run(host, lambda: docker.container(f"{prefix}-e", force=True), expect_success=False)
+    assert "(force=True) needs the image" in (results[-1].error or "")
 
 
 # Plugins ---------------------------------------------------------------------------------

@@ -179,6 +179,8 @@ def container(
 
     differences = spec.differences(current, image_id) if current and image else []
     recreate = current is not None and (force or bool(differences))
+    if recreate and not image:
+        raise fail(op, f"re-creating container {container} (force=True) needs the image")
     if (current is None or recreate) and image and not have_image and not pull_always:
         raise fail(
             op,
