@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ from pyinfra.operations import docker
 from tests.integration.containerkit import connected
 from tests.integration.deploykit import run
 from tests.targets import engines
-from tests.targets.dockerdata import FakeRegistry, make_plugin_dir, plugin_unavailable
+from tests.targets.dockerdata import FakeRegistry, free_port, make_plugin_dir, plugin_unavailable
 
 BASE = engines.BASE_IMAGE
 
@@ -38,6 +39,45 @@ def host() -> Iterator[Host]:
     engines.require(engines.ensure_base_image())
     with connected("@local") as h:
         yield h
+
+
+SSH_USER = "pyi-data-ssh"
+
+
+@pytest.fixture(scope="module")
+def ssh_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """This machine over a real sshd (port 42300-42399) as a user with NOPASSWD sudo:
+    the docker operations then run ``docker`` with ``_sudo=True`` over SSH."""
+    from tests.targets import sshd
+
+    engines.require(engines.ensure_base_image())
+    sshd.require_sshd()
+    sshd.require_root()
+    sshd.require_sudo()
+    work = Path(tempfile.mkdtemp(prefix="pyi-data-sshd-"))
+    work.chmod(0o755)
+    sshd.ensure_user(SSH_USER, shell="/bin/sh", sudo="nopasswd")
+    key = sshd.generate_client_key(tmp_path_factory.mktemp("pyi-data-key"))
+    server = sshd.SSHServer(work, port=free_port(start=53), host_key_types=["ed25519"])
+    server.start()
+    try:
+        server.authorize_key(SSH_USER, key.with_name(key.name + ".pub"))
+        known = server.write_known_hosts(work / "known_hosts")
+        data = {
+            "ssh_port": server.port,
+            "ssh_user": SSH_USER,
+            "ssh_key": str(key),
+            "ssh_known_hosts_file": str(known),
+            "ssh_strict_host_key_checking": "yes",
+            "ssh_allow_agent": False,
+            "ssh_look_for_keys": False,
+        }
+        with connected("127.0.0.1", data) as h:
+            yield h
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        sshd.remove_user(SSH_USER)
 
 
 @pytest.fixture
@@ -178,6 +218,39 @@ def test_container_network_volume_lifecycle(
     assert _snapshot(prefix).strip().splitlines() == [
         line for line in _snapshot(prefix).strip().splitlines() if prefix not in line
     ]
+
+
+def test_docker_over_ssh(ssh_host: Host, prefix: str) -> None:
+    """The same operations through @ssh (docker run with sudo by an unprivileged user)."""
+    net, vol, app = f"{prefix}-net", f"{prefix}-vol", f"{prefix}-app"
+
+    def deploy() -> None:
+        docker.network(net, _sudo=True)
+        docker.volume(vol, labels=["pyi-data=ssh"], _sudo=True)
+        docker.container(
+            app,
+            image=BASE,
+            command="sleep infinity",
+            networks=[net],
+            volumes=[f"{vol}:/data"],
+            env_vars=["VIA=ssh"],
+            extra_args=["--init"],
+            _sudo=True,
+        )
+
+    contract(ssh_host, deploy, prefix)
+    assert _inspect(app)["State"]["Status"] == "running"
+    assert (
+        "VIA=ssh" in ssh_host.get_fact(facts.DockerContainer, app, _sudo=True)[0]["Config"]["Env"]
+    )
+
+    def remove() -> None:
+        docker.container(app, present=False, _sudo=True)
+        docker.volume(vol, present=False, _sudo=True)
+        docker.network(net, present=False, _sudo=True)
+
+    contract(ssh_host, remove, prefix)
+    assert prefix not in _snapshot(prefix)
 
 
 def test_container_exec(host: Host, prefix: str) -> None:
