@@ -121,43 +121,45 @@ def main() -> int:
     for name, text in (("db", DB_DEPLOY), ("secret", SECRET_DEPLOY), ("docker", DOCKER_DEPLOY)):
         files[name] = workdir / f"{name}_deploy.py"
         files[name].write_text(text)
-    creds = (f"admin={ADMIN}", f"pw={ADMIN_PASSWORD}")
-    for tool in ("pyinfra3", "ours"):
-        db = DatabaseServer().start()
-        stem = f"pyi-data-bench-{uuid.uuid4().hex[:6]}"
-        try:
-            target = db.docker_name()
-            first, _ = run(tool, target, files["db"], *creds)
-            second, out = run(tool, target, files["db"], *creds)
-            print(f"{tool:9} databases: first run {first:.2f} s, no-change run {second:.2f} s")
-            print(f"{'':9}   second run says: {changed_count(out)}")
-            stop, seen = threading.Event(), []
-            thread = threading.Thread(target=watch, args=(db, stop, seen))
-            thread.start()
+    try:
+        creds = (f"admin={ADMIN}", f"pw={ADMIN_PASSWORD}")
+        for tool in ("pyinfra3", "ours"):
+            db = DatabaseServer().start()
+            stem = f"pyi-data-bench-{uuid.uuid4().hex[:6]}"
             try:
-                run(tool, target, files["secret"], *creds)
+                target = db.docker_name()
+                first, _ = run(tool, target, files["db"], *creds)
+                second, out = run(tool, target, files["db"], *creds)
+                print(f"{tool:9} databases: first run {first:.2f} s, no-change run {second:.2f} s")
+                print(f"{'':9}   second run says: {changed_count(out)}")
+                stop, seen = threading.Event(), []
+                thread = threading.Thread(target=watch, args=(db, stop, seen))
+                thread.start()
+                try:
+                    run(tool, target, files["secret"], *creds)
+                finally:
+                    stop.set()
+                    thread.join()
+                # The password's first word: a shell-quoted copy still shows it whole.
+                exposed = [line for line in seen if ADMIN_PASSWORD.split()[0] in line]
+                clients = [line for line in seen if "mysql" in line or "psql" in line]
+                print(
+                    f"{'':9}   password in the process list: {'YES' if exposed else 'no'} "
+                    f"({len(clients)} client process listings seen)"
+                )
+                if exposed:
+                    print(f"{'':9}   e.g. {exposed[0][:160]}")
+                first, _ = run(tool, "@local", files["docker"], f"stem={stem}")
+                second, out = run(tool, "@local", files["docker"], f"stem={stem}")
+                print(f"{tool:9} docker: first run {first:.2f} s, no-change run {second:.2f} s")
+                print(f"{'':9}   second run says: {changed_count(out)}")
             finally:
-                stop.set()
-                thread.join()
-            # The password's first word: a shell-quoted copy still shows it whole.
-            exposed = [line for line in seen if ADMIN_PASSWORD.split()[0] in line]
-            clients = [line for line in seen if "mysql" in line or "psql" in line]
-            print(
-                f"{'':9}   password in the process list: {'YES' if exposed else 'no'} "
-                f"({len(clients)} client process listings seen)"
-            )
-            if exposed:
-                print(f"{'':9}   e.g. {exposed[0][:160]}")
-            first, _ = run(tool, "@local", files["docker"], f"stem={stem}")
-            second, out = run(tool, "@local", files["docker"], f"stem={stem}")
-            print(f"{tool:9} docker: first run {first:.2f} s, no-change run {second:.2f} s")
-            print(f"{'':9}   second run says: {changed_count(out)}")
-        finally:
-            db.stop()
-            engines.cli("docker", "rm", "-f", f"{stem}-app", check=False)
-            engines.cli("docker", "network", "rm", f"{stem}-net", check=False)
-            engines.cli("docker", "volume", "rm", f"{stem}-vol", check=False)
-    subprocess.run(["rm", "-rf", str(workdir)], check=False)
+                db.stop()
+                engines.cli("docker", "rm", "-f", f"{stem}-app", check=False)
+                engines.cli("docker", "network", "rm", f"{stem}-net", check=False)
+                engines.cli("docker", "volume", "rm", f"{stem}-vol", check=False)
+    finally:
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return 0
 
 
