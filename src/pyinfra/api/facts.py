@@ -261,10 +261,12 @@ def fact_command(fact: FactBase[Any], fact_kwargs: dict[str, Any]) -> StringComm
     required = required_command(fact, fact_kwargs)
     if not required:
         return command
+    # The command's own arguments (``_stdin`` with a secret...) stay with it.
     return StringCommand(
         "if", "command", "-v", QuoteString(required), ">/dev/null", "2>&1;",
         "then", "(", command, ");",
         "else", "echo", MISSING_COMMAND_MARKER, ";", "fi",
+        **command.connector_arguments,
     )  # fmt: skip
 
 
@@ -288,6 +290,8 @@ def _fetch(
             raise FactPreconditionError(fact_cls, str(reason))
 
     command = fact_command(fact, fact_kwargs)
+    if command.connector_arguments:  # e.g. ``_stdin``: the fact's secret input
+        connector_kwargs = {**connector_kwargs, **command.connector_arguments}
     if fact_cls.shell_executable and "_shell_executable" not in connector_kwargs:
         connector_kwargs = {**connector_kwargs, "_shell_executable": fact_cls.shell_executable}
     ok, output = host.run_shell_command(command, print_input=print_input, **connector_kwargs)
@@ -322,8 +326,16 @@ def _fetch(
         ) from exc
 
 
+_SECRET_ARGUMENT = re.compile(r"password|secret|token", re.IGNORECASE)
+
+
 def _describe(fact_cls: type[Any], kwargs: dict[str, Any]) -> str:
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    """``module.Fact(key=value, ...)`` for messages; secret arguments shown as ``***``."""
+    args = ", ".join(
+        f"{k}={'***' if _SECRET_ARGUMENT.search(k) else repr(v)}"
+        for k, v in kwargs.items()
+        if v is not None
+    )
     return f"{fact_cls.name()}({args})"
 
 
