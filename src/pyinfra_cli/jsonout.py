@@ -11,9 +11,12 @@ Facts: ``{"module.Fact": {host: value}}``. ``debug-inventory``: a list of
 
 from __future__ import annotations
 
+import io
+from datetime import date, datetime
+from pathlib import PurePath
 from typing import Any
 
-from pyinfra.api.host import Host
+from pyinfra.api.host import Host, HostData
 from pyinfra.api.results import OperationMeta
 from pyinfra.api.state import State
 
@@ -100,3 +103,24 @@ def inventory_json(hosts: list[Host], data: dict[str, dict[str, Any]]) -> list[d
         }
         for host in hosts
     ]
+
+
+def json_default(value: Any) -> Any:
+    """How values that JSON lacks are written (as pyinfra 3.x writes them): sets as
+    sorted lists, datetimes in ISO format, bytes decoded, paths and others as text."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, HostData):
+        return value.dict()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, io.IOBase) and hasattr(value, "name"):
+        return f"File: {value.name}"
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    return str(value)

@@ -364,7 +364,7 @@ def _print_debug(renderer: Renderer, state: State, hosts: list[Host], opts: CliO
                 for key, entry_value in host.fact_cache.items()
             }
         payload[host.name] = entry
-    text = json.dumps(payload, indent=None if opts.json_mode else 2, default=str)
+    text = json.dumps(payload, indent=None if opts.json_mode else 2, default=jsonout.json_default)
     if opts.json_mode:
         click.echo(text)
     else:
@@ -532,11 +532,11 @@ def _report(
         }
     if opts.json_mode:
         payload = _json_payload(state, hosts, outcome, host_entries, elapsed)
-        click.echo(json.dumps(payload, indent=2, default=str))
+        click.echo(json.dumps(payload, indent=2, default=jsonout.json_default))
         return any_failed
     for host_name, values in outcome.facts.items():
         for fact_name, value in values.items():
-            renderer.info(f"[{host_name}] {fact_name}: {json.dumps(value, default=str)}")
+            renderer.info(f"[{host_name}] {fact_name}: {json.dumps(value, default=jsonout.json_default)}")
     table = operations_table(state, [host.name for host in hosts], renderer.out.width)
     if table is not None:
         renderer.info("")
@@ -568,7 +568,7 @@ def _debug_inventory(renderer: Renderer, hosts: list[Host], json_mode: bool) -> 
     }
     if json_mode:
         masked = {h.name: _mask_secrets(h.data.dict()) for h in hosts}
-        click.echo(json.dumps(jsonout.inventory_json(hosts, masked), indent=2, default=str))
+        click.echo(json.dumps(jsonout.inventory_json(hosts, masked), indent=2, default=jsonout.json_default))
         return
     from rich.table import Table
 
@@ -582,6 +582,6 @@ def _debug_inventory(renderer: Renderer, hosts: list[Host], json_mode: bool) -> 
             name,
             str(item["connector"]),
             ", ".join(list(item["groups"])),
-            json.dumps(item["data"], default=str, sort_keys=True),
+            json.dumps(item["data"], default=jsonout.json_default, sort_keys=True),
         )
     renderer.out.print(table)
