@@ -355,3 +355,52 @@ class SimulateOperationWillChange(FactBase["AptSimulationDict | None"]):
                     "not_upgraded": held,
                 }
         raise FactError(f"no summary line in the apt-get simulation: {output[-1:]}")
+
+
+# Facts the apt operations read (not in pyinfra 3.x) -----------------------------------
+
+APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+class AptUpdateAge(FactBase["int | None"]):
+    """Seconds since the last successful ``apt-get update`` (the age of apt's update
+    stamp file), ``None`` when there is no stamp. One round trip."""
+
+    def command(self) -> str:
+        return (
+            f"if [ -e {APT_UPDATE_STAMP} ]; then "
+            f"echo $(( $(date +%s) - $(stat -c %Y {APT_UPDATE_STAMP}) )); fi"
+        )
+
+    def process(self, output: list[str]) -> int | None:
+        text = output[0].strip() if output else ""
+        return int(text) if text.lstrip("-").isdigit() else None
+
+
+class KeyringDigests(FactBase["dict[str, str | None]"]):
+    """``{"src": sha256 of the key in binary form or None, "dest": sha256 of the
+    keyring file or None}``: whether ``dest`` already holds exactly the key ``src``
+    (an ASCII-armored or binary key file on the host)."""
+
+    def command(self, src: str, dest: str) -> StringCommand:
+        s, d = QuoteString(src), QuoteString(dest)
+        return StringCommand(
+            "if", "[", "-f", s, "];", "then",
+            "if", "grep", "-q", "'BEGIN PGP PUBLIC KEY BLOCK'", s, ";", "then",
+            "printf", "'src '", ";", "gpg", "--batch", "--dearmor", "<", s, "|", "sha256sum", ";",
+            "else", "printf", "'src '", ";", "sha256sum", "<", s, ";", "fi", ";", "fi;",
+            "if", "[", "-f", d, "];", "then", "printf", "'dest '", ";", "sha256sum", "<", d, ";",
+            "fi",
+        )  # fmt: skip
+
+    @staticmethod
+    def default() -> dict[str, str | None]:
+        return {"src": None, "dest": None}
+
+    def process(self, output: list[str]) -> dict[str, str | None]:
+        digests: dict[str, str | None] = {"src": None, "dest": None}
+        for line in output:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in digests:
+                digests[parts[0]] = parts[1]
+        return digests
