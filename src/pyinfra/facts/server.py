@@ -398,3 +398,40 @@ class MacosVersion(FactBase["str | None"]):
 
     def process(self, output: list[str]) -> str | None:
         return output[0].strip() if output else None
+
+
+# Program names whose presence selects server.packages' manager, in pyinfra's order.
+SYSTEM_PACKAGE_MANAGERS = (
+    ("apk", ("apk",)),
+    ("apt", ("apt-get",)),
+    ("brew", ("brew",)),
+    ("dnf", ("dnf",)),
+    ("pacman", ("pacman",)),
+    ("pkg", ("pkg", "pkg_add")),
+    ("xbps", ("xbps-install",)),
+    ("yum", ("yum",)),
+    ("zypper", ("zypper",)),
+)
+
+
+class SystemPackageManagers(FactBase["list[str]"]):
+    """The system package managers present, in the order ``server.packages`` prefers
+    them: ``["apt"]`` (from ``apk apt brew dnf pacman pkg xbps yum zypper``). One read."""
+
+    stable = True
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self) -> str:
+        checks = " ".join(
+            f"command -v {program} >/dev/null 2>&1 && echo {name};"
+            for name, programs in SYSTEM_PACKAGE_MANAGERS
+            for program in programs
+        )
+        return checks + " true"
+
+    def process(self, output: list[str]) -> list[str]:
+        found = {line.strip() for line in output}
+        return [name for name, _ in SYSTEM_PACKAGE_MANAGERS if name in found]

@@ -125,13 +125,24 @@ def last_error_line(lines: list[str]) -> str:
     return texts[-1] if texts else "failed"
 
 
+def is_dry() -> bool:
+    return bool(host.state is not None and host.state.dry)
+
+
 def probe(
     manager: Manager,
     simulate: StringCommand | None = None,
     token: Any = None,
+    created_in_dry_run: bool = False,
 ) -> list[str]:
     """Read the manager probe; raise the one-line error for a missing manager, missing
-    privileges or a refused dry run; return the dry run's output lines."""
+    privileges or a refused dry run; return the dry run's output lines.
+
+    In a ``--dry`` run a refused simulation raises :class:`Unsimulated` instead: an
+    earlier operation that only pretended to run (adding a repository) may be what
+    the simulation lacks, so the caller predicts the change and notes the message.
+    ``created_in_dry_run``: the tool itself is made by an earlier step of this dry run
+    (a virtualenv's pip), so its absence is expected."""
     result = host.get_fact(
         ManagerProbe,
         tool=manager.tool,
@@ -140,14 +151,23 @@ def probe(
         token=_token(token),
     )
     if result["status"] == "missing":
+        if created_in_dry_run and is_dry():  # an earlier step only pretended to make it
+            raise Unsimulated(f"{manager.tool} does not exist yet")
         raise fail(manager.op, f"{manager.tool} not found on {host.name}: {manager.hint}")
     if result["status"] == "not_root":
         raise fail(manager.op, "permission denied: add _sudo=True")
     lines: list[str] = result["lines"]
     if result["exit_code"] != 0:
         error = (manager.error_line or last_error_line)(lines)
+        if simulate is not None and is_dry():
+            host.noop(f"dry run: the manager's own dry run says {error!r}")
+            raise Unsimulated(error)
         raise fail(manager.op, error)
     return lines
+
+
+class Unsimulated(Exception):
+    """A dry run of the manager failed during ``--dry``: predict instead."""
 
 
 def apply_changes(current: PackageVersions, changes: Changes) -> PackageVersions:
@@ -229,7 +249,10 @@ def ensure_packages(
     for kind, chosen, build in steps:
         args = [s.raw if kind != "remove" else s.name for s in chosen]
         simulation = manager.simulate(kind, args) if manager.simulate else None
-        lines = probe(manager, simulation, (kind, args, sorted(state.items(), key=str)))
+        try:
+            lines = probe(manager, simulation, (kind, args, sorted(state.items(), key=str)))
+        except Unsimulated:
+            simulation = None
         if simulation is not None and manager.parse_simulation is not None:
             changes = manager.parse_simulation(lines)
             if not changes:

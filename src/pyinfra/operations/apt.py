@@ -36,6 +36,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations._packaging import (
     Changes,
     Manager,
+    Unsimulated,
     apply_changes,
     check_conflicts,
     ensure_packages,
@@ -157,7 +158,12 @@ def _run_upgrade(op: str, action: str, auto_remove: bool) -> Commands:
     command = StringCommand(*APT_GET, action, *options)
     manager = Manager(op, "apt-get", HINT, _noop_command, _noop_command)
     manager.error_line = _apt_error
-    lines = probe(manager, StringCommand(command, "-s"), (action, options, "upgrade"))
+    try:
+        lines = probe(manager, StringCommand(command, "-s"), (action, options, "upgrade"))
+    except Unsimulated:
+        yield command
+        yield FactChange(facts=(DebPackages, *_DROPPED))
+        return
     changes = parse_apt_simulation(lines)
     if not changes:
         host.noop(f"apt-get {action}: nothing to upgrade")
@@ -283,7 +289,10 @@ def deb(src: str, present: bool = True, force: bool = False) -> Commands:
             host.noop(f"package {name} {version} is installed")
             return
         simulate = StringCommand(manager.install([path]), "-s")
-        changes = parse_apt_simulation(probe(manager, simulate, ("deb", path, sorted(installed))))
+        try:
+            changes = parse_apt_simulation(probe(manager, simulate, ("deb", path, "in")))
+        except Unsimulated:
+            changes = {}
         changes[name] = version
         yield manager.install([path])
     else:
@@ -291,8 +300,10 @@ def deb(src: str, present: bool = True, force: bool = False) -> Commands:
             host.noop(f"package {name} is not installed")
             return
         simulate = StringCommand(manager.remove([name]), "-s")
-        lines = probe(manager, simulate, ("deb-rm", name, sorted(installed)))
-        changes = parse_apt_simulation(lines)
+        try:
+            changes = parse_apt_simulation(probe(manager, simulate, ("deb-rm", name, "rm")))
+        except Unsimulated:
+            changes = {}
         changes[name] = None
         yield manager.remove([name])
     current = host.get_fact(DebPackages)

@@ -23,6 +23,7 @@ from pyinfra.operations._packaging import (
     Changes,
     Manager,
     Spec,
+    Unsimulated,
     apply_changes,
     check_conflicts,
     extra_args,
@@ -33,6 +34,9 @@ from pyinfra.operations._packaging import (
 from pyinfra.operations.util import check_path, fail
 
 Commands = Generator[Any, Any, None]
+Made = Generator[Any, Any, bool]
+# pip programs a virtualenv creation of the current operation made (for --dry runs).
+_created: dict[tuple[str, str], bool] = {}
 
 # name[extras] followed by an optional version specifier (PEP 508, without markers)
 _REQUIREMENT = re.compile(
@@ -128,9 +132,13 @@ def _install(
 
 
 def probe_pip(manager: Manager, simulate: StringCommand, token: Any) -> list[str] | None:
-    """The dry run's output lines, or None when this pip has no ``--dry-run``."""
+    """The dry run's output lines, or None when this pip has no ``--dry-run`` (or, in a
+    ``--dry`` run, does not exist yet)."""
     try:
-        return probe(manager, simulate, token)
+        made = _created.get((host.name, manager.tool), False)
+        return probe(manager, simulate, token, created_in_dry_run=made)
+    except Unsimulated:
+        return None
     except OperationValueError as exc:
         if _NO_DRY_RUN in str(exc):
             return None
@@ -160,8 +168,9 @@ def packages(
     specs = [parse_spec(op, raw) for raw in package_list(op, packages)]
     if virtualenv:
         check_path(op, virtualenv, "virtualenv")
-        yield from _virtualenv(op, virtualenv, present=True, **(virtualenv_kwargs or {}))
+        made = yield from _virtualenv(op, virtualenv, present=True, **(virtualenv_kwargs or {}))
         pip = f"{virtualenv.rstrip('/')}/bin/{pip}"
+        _created[(host.name, pip)] = bool(made)
     manager = _manager(op, pip)
     extra = extra_args(extra_install_args)
     current: dict[str, set[str]] = host.get_fact(PipPackages, pip=pip)
@@ -187,7 +196,7 @@ def packages(
             if spec not in gone:
                 host.noop(f"package {spec.raw} is not installed")
         if gone:
-            probe(manager)
+            probe(manager, created_in_dry_run=_created.get((host.name, pip), False))
             names = [installed[canonical_name(s.name)][0] for s in gone]
             yield manager.remove(quoted(names))
             state = apply_changes(current, {n: None for n in names})
@@ -216,19 +225,20 @@ def _virtualenv(
     site_packages: bool = False,
     always_copy: bool = False,
     present: bool = True,
-) -> Commands:
+) -> Made:
+    """The virtualenv steps; returns True when it yielded the creation."""
     check_path(op, path)
     activate = f"{path.rstrip('/')}/bin/activate"
     if not present:
         if host.get_fact(Directory, path=path) is None:
             host.noop(f"virtualenv {path} does not exist")
-            return
+            return False
         yield StringCommand("rm", "-rf", "--", QuoteString(path))
         yield FactChange(paths=(path,), recursive=True, facts=(PipPackages,))
-        return
+        return False
     if host.get_fact(File, path=activate):
         host.noop(f"virtualenv {path} exists")
-        return
+        return False
     if venv:
         interpreter = python or "python3"
         command = StringCommand(
@@ -250,6 +260,7 @@ def _virtualenv(
     probe(Manager(op, tool, hint, _none, _none, needs_root=False))
     yield command
     yield FactChange(paths=(path, activate), recursive=True, facts=(PipPackages,))
+    return True
 
 
 def _none(_: list[str]) -> StringCommand:
