@@ -106,6 +106,8 @@ class Manager:
     canonical: Callable[[str], str] = field(default=lambda name: name)
     # The line of a failed dry run that says why (the manager's own message).
     error_line: Callable[[list[str]], str] | None = None
+    # Is a pinned version among the installed ones ("1.0" vs rpm's "1.0-1")?
+    matches: Callable[[str, set[str]], bool] = field(default=lambda pinned, have: pinned in have)
 
     def installed(self, current: PackageVersions) -> dict[str, set[str]]:
         """The package list keyed by canonical name."""
@@ -209,13 +211,17 @@ def plan_packages(
         versions = installed.get(manager.canonical(spec.name))
         shown = ", ".join(sorted(versions or ()))
         if present:
-            if versions is None or (spec.version is not None and spec.version not in versions):
+            if versions is None or (
+                spec.version is not None and not manager.matches(spec.version, versions)
+            ):
                 plan.install.append(spec)
             elif latest and spec.version is None:
                 plan.upgrade.append(spec)
             else:
                 host.noop(f"package {spec.name} is installed ({shown})")
-        elif versions is not None and (spec.version is None or spec.version in versions):
+        elif versions is not None and (
+            spec.version is None or manager.matches(spec.version, versions)
+        ):
             plan.remove.append(spec)
         else:
             host.noop(f"package {spec.raw} is not installed")
