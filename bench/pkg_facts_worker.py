@@ -26,9 +26,14 @@ def encode(value: Any) -> Any:
         fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"__dataclass__": type(value).__name__, **fields}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {"__namedtuple__": type(value).__name__, **{k: encode(v) for k, v in value._asdict().items()}}
+        return {
+            "__namedtuple__": type(value).__name__,
+            **{k: encode(v) for k, v in value._asdict().items()},
+        }
     if isinstance(value, dict):
-        return {"__dict__": sorted([[encode(k), encode(v)] for k, v in value.items()], key=json.dumps)}
+        return {
+            "__dict__": sorted([[encode(k), encode(v)] for k, v in value.items()], key=json.dumps)
+        }
     if isinstance(value, (set, frozenset)):
         return {"__set__": sorted((encode(v) for v in value), key=json.dumps)}
     if isinstance(value, tuple):

@@ -14,6 +14,8 @@
 #   /srv/pyi/debs       pyi-local_1.0_all.deb (depends on pyi-dep), for apt.deb
 #   /srv/pyi/rpm        rpm-md repository (rpmbuild + createrepo_c): pyi-hello 1.0/2.0,
 #                       pyi-other; /srv/pyi/rpms/pyi-local-1.0-1.noarch.rpm for *.rpm ops
+#                       (files under /usr/share/pyi-rpm, pacman's under /usr/share/pyi-pacman:
+#                       the managers share one filesystem and must not collide)
 #   /srv/pyi/pacman     pacman repository [pyi] (configured in /etc/pacman.conf, synced)
 #   /srv/pyi/wheels     wheelhouse from `pip download` (six 1.16/1.17, toml, cowsay,
 #                       pip/setuptools/wheel for pipx); /etc/pip.conf and /etc/uv/uv.toml
@@ -119,8 +121,8 @@ rpmpkg() { # name version dest
   local spec=$work/rpmbuild/SPECS/$1-$2.spec
   printf '%s\n' "Name: $1" "Version: $2" "Release: 1" "Summary: pyinfra test package $1" \
     "License: MIT" "BuildArch: noarch" "%description" "pyinfra test package $1" "%install" \
-    "mkdir -p %{buildroot}/usr/share/$1" "echo '$1 $2' > %{buildroot}/usr/share/$1/VERSION" \
-    "%files" "/usr/share/$1/VERSION" >"$spec"
+    "mkdir -p %{buildroot}/usr/share/pyi-rpm" "echo '$1 $2' > %{buildroot}/usr/share/pyi-rpm/$1" \
+    "%files" "/usr/share/pyi-rpm/$1" >"$spec"
   rpmbuild --quiet --define "_topdir $work/rpmbuild" --define "_rpmdir $3" \
     --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' -bb "$spec" \
     >/dev/null 2>&1
@@ -135,8 +137,8 @@ createrepo_c -q $S/rpm >/dev/null 2>&1
 # (Debian's repo-add lacks makepkg's helper scripts.)
 pacpkg() { # name version group
   local d=$work/pac-$1-$2
-  mkdir -p "$d/usr/share/$1"
-  echo "$1 $2" >"$d/usr/share/$1/VERSION"
+  mkdir -p "$d/usr/share/pyi-pacman"
+  echo "$1 $2" >"$d/usr/share/pyi-pacman/$1"
   printf '%s\n' "pkgname = $1" "pkgbase = $1" "pkgver = $2-1" "pkgdesc = pyinfra test $1" \
     "url = http://pyinfra.invalid" "builddate = 1700000000" "packager = pyinfra tests" \
     "size = 16" "arch = any" "license = MIT" "group = $3" >"$d/.PKGINFO"

@@ -9,7 +9,8 @@ from pyinfra.api.facts import FactBase
 from pyinfra.facts._packages import PackageVersions, parse_name_version_lines
 
 # "name==version" lines of pip freeze (editable installs and URL references skipped).
-PIP_FREEZE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)==(?P<version>[^=\s]\S*)$")
+# As in pyinfra 3.x, versions with a local label ("20.17.1+ds") are left out.
+PIP_FREEZE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)==(?P<version>[0-9][0-9A-Za-z.!_-]*)$")
 
 
 class PipPackages(FactBase[PackageVersions]):
