@@ -29,7 +29,7 @@ def _probe(op: str) -> None:
 
 def _installed(package: str, jail: str | None) -> bool:
     check = _pkg(jail, "info", "-e", QuoteString(package), "&&", "echo", "installed", "||", "true")
-    return host.get_fact(Command, command=check.get_raw_value()) == "installed"
+    return bool(host.get_fact(Command, command=check.get_raw_value()) == "installed")
 
 
 def _one(op: str, package: str) -> str:
