@@ -32,9 +32,7 @@ SNAPSHOT = (
 
 def prepare(c: PkgContainer) -> None:
     """Start state: pyi-hello 1.0 (to upgrade) and GNU hello (to remove) installed."""
-    c.exec(
-        "dpkg -i /srv/pyi/apt/pyi-hello_1.0_all.deb /srv/pyi/apt/hello_*.deb >/dev/null"
-    )
+    c.exec("dpkg -i /srv/pyi/apt/pyi-hello_1.0_all.deb /srv/pyi/apt/hello_*.deb >/dev/null")
 
 
 def acceptance_deploy(venv: str, sudo: bool) -> Any:
@@ -59,9 +57,7 @@ def acceptance_deploy(venv: str, sudo: bool) -> Any:
 def installed(c: PkgContainer) -> dict[str, str]:
     out = c.exec("dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'")
     return {
-        line.split()[0]: line.split()[1]
-        for line in out.splitlines()
-        if line.split()[2:] == ["ii"]
+        line.split()[0]: line.split()[1] for line in out.splitlines() if line.split()[2:] == ["ii"]
     }
 
 
@@ -176,7 +172,10 @@ def test_bad_input_errors(docker_target: PkgContainer, ssh_target: PkgContainer)
             lambda: apt.packages(packages=["tree"], _env={"PATH": "/nonexistent"}),
             "apt-get not found on @docker/",
         ),
-        (lambda: pip.packages(packages=["six=1.0"], virtualenv="/opt/venv-bad"), "invalid requirement"),
+        (
+            lambda: pip.packages(packages=["six=1.0"], virtualenv="/opt/venv-bad"),
+            "invalid requirement",
+        ),
         (
             lambda: pip.packages(packages=["pyi-nosuch-wheel"], virtualenv="/opt/venv-bad"),
             "No matching distribution found for pyi-nosuch-wheel",
