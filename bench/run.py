@@ -79,6 +79,12 @@ SCENARIOS: dict[str, Scenario] = {
             ("BENCH_CONTAINER",),
         ),
         Scenario(
+            "pkg10",
+            "10 package operations on installed packages (apt, apt.deb, pip) through the "
+            "CLI on a container: wall time and commands executed",
+            ("BENCH_PKG_CONTAINER",),
+        ),
+        Scenario(
             "deploy20",
             "20-operation deploy through the CLI, first and second (no-change) run",
         ),

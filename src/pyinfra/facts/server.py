@@ -225,3 +225,213 @@ class GroupIds(FactBase["dict[str, int]"]):
 
     def process(self, output: list[str]) -> dict[str, int]:
         return {name: gid for name, gid, _ in _parse_groups(output)}
+
+
+# --- packages (issue 10) ---
+# (imports here keep this block apart from the rest of the module)
+import re  # noqa: E402
+
+from pyinfra.api.facts import ShortFactBase  # noqa: E402
+
+_RELEASE_FILE_MARK = "--pyinfra-release-file--"
+# os-release IDs whose distribution pyinfra names differently from NAME.
+_DISTRIBUTION_IDS = {
+    "ubuntu": "Ubuntu",
+    "debian": "Debian",
+    "centos": "CentOS",
+    "fedora": "Fedora",
+    "alpine": "Alpine",
+    "gentoo": "Gentoo",
+    "opensuse": "openSUSE",
+    "opensuse-leap": "openSUSE",
+    "rhel": "RedHat",
+}
+# Release files whose distribution name is not the text before the version.
+_RELEASE_FILE_NAMES = {
+    "centos-release": "CentOS",
+    "redhat-release": "RedHat",
+    "fedora-release": "Fedora",
+    "gentoo-release": "Gentoo",
+    "alpine-release": "Alpine",
+}
+_RELEASE_LINE = re.compile(r"^(?P<name>.+?)\s*(?:release\s*)?(?P<major>\d+)(?:\.(?P<minor>\d+))?")
+_VERSION_ID = re.compile(r"^(?P<major>\d+)(?:\.(?P<minor>\d+))?")
+
+
+def parse_env_file(lines: list[str]) -> dict[str, str]:
+    """``KEY=value`` lines (os-release style): double quotes around values removed."""
+    values: dict[str, str] = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _version_numbers(match: re.Match[str] | None) -> tuple[int | None, int | None]:
+    if match is None:
+        return None, None
+    minor = match.group("minor")
+    return int(match.group("major")), int(minor) if minor is not None else None
+
+
+class LinuxDistribution(FactBase["dict[str, Any]"]):
+    """The Linux distribution: ``{"name": "Debian", "major": 12, "minor": None,
+    "release_meta": {...os-release values..., "CODENAME": ...}}``.
+
+    ``major``/``minor`` come from the most precise source: a distribution release file
+    (``/etc/redhat-release``: ``... release 7.9``) wins over ``VERSION_ID``.
+    """
+
+    stable = True
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {"name": None, "major": None, "minor": None, "release_meta": {}}
+
+    def command(self) -> str:
+        return (
+            "for f in /etc/*-release; do if [ -f \"$f\" ]; then "
+            f'echo "{_RELEASE_FILE_MARK} $f"; cat "$f"; echo; fi; done'
+        )
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        files: list[tuple[str, list[str]]] = []
+        for line in output:
+            if line.startswith(_RELEASE_FILE_MARK):
+                files.append((line[len(_RELEASE_FILE_MARK) :].strip().rsplit("/", 1)[-1], []))
+            elif files:
+                files[-1][1].append(line)
+        result = self.default()
+        file_name: str | None = None
+        file_version: tuple[int | None, int | None] | None = None
+        for name, lines in files:
+            if name == "os-release":
+                meta = parse_env_file(lines)
+                version = meta.get("VERSION", "")
+                if "(" in version and ")" in version:
+                    meta["CODENAME"] = version[version.index("(") + 1 : version.rindex(")")]
+                result["release_meta"] = meta
+                continue
+            text = next((line.strip() for line in lines if line.strip()), "")
+            match = _RELEASE_LINE.match(text)
+            if match is None:
+                continue
+            file_name = _RELEASE_FILE_NAMES.get(name, match.group("name"))
+            file_version = _version_numbers(match)
+        meta = result["release_meta"]
+        result["name"] = (
+            _DISTRIBUTION_IDS.get(meta.get("ID", ""))
+            or file_name
+            or meta.get("NAME")
+            or (None if not files else "")
+        )
+        if file_version is not None:
+            result["major"], result["minor"] = file_version
+        else:
+            result["major"], result["minor"] = _version_numbers(
+                _VERSION_ID.match(meta.get("VERSION_ID", ""))
+            )
+        return result
+
+
+class LinuxName(ShortFactBase["str | None"]):
+    """The Linux distribution's name (``LinuxDistribution``'s ``name``)."""
+
+    fact = LinuxDistribution
+
+    def process_data(self, data: Any) -> str | None:
+        return data["name"]  # type: ignore[no-any-return]
+
+
+_LSB_KEYS = {
+    "Distributor ID": "id",
+    "Description": "description",
+    "Release": "release",
+    "Codename": "codename",
+}
+
+
+class LsbRelease(FactBase["dict[str, str] | None"]):
+    """``lsb_release -ca`` as ``{"id", "description", "release", "codename"}``."""
+
+    requires_command = "lsb_release"
+    stable = True
+
+    def command(self) -> str:
+        return "lsb_release -ca"
+
+    def process(self, output: list[str]) -> dict[str, str] | None:
+        info: dict[str, str] = {}
+        for line in output:
+            key, sep, value = line.partition(":")
+            if sep and key.strip() in _LSB_KEYS:
+                info[_LSB_KEYS[key.strip()]] = value.strip()
+        return info
+
+
+class OsRelease(FactBase["dict[str, str] | None"]):
+    """``/etc/os-release`` with lower-case keys: ``{"id": "debian", "version_id": "12"...}``."""
+
+    stable = True
+
+    def command(self) -> str:
+        return "cat /etc/os-release"
+
+    def process(self, output: list[str]) -> dict[str, str] | None:
+        return {key.lower(): value for key, value in parse_env_file(output).items()}
+
+
+class MacosVersion(FactBase["str | None"]):
+    """The macOS version (``sw_vers -productVersion``), ``None`` elsewhere."""
+
+    requires_command = "sw_vers"
+    stable = True
+
+    def command(self) -> str:
+        return "sw_vers -productVersion"
+
+    def process(self, output: list[str]) -> str | None:
+        return output[0].strip() if output else None
+
+
+# Program names whose presence selects server.packages' manager, in pyinfra's order.
+SYSTEM_PACKAGE_MANAGERS = (
+    ("apk", ("apk",)),
+    ("apt", ("apt-get",)),
+    ("brew", ("brew",)),
+    ("dnf", ("dnf",)),
+    ("pacman", ("pacman",)),
+    ("pkg", ("pkg", "pkg_add")),
+    ("xbps", ("xbps-install",)),
+    ("yum", ("yum",)),
+    ("zypper", ("zypper",)),
+)
+
+
+class SystemPackageManagers(FactBase["list[str]"]):
+    """The system package managers present, in the order ``server.packages`` prefers
+    them: ``["apt"]`` (from ``apk apt brew dnf pacman pkg xbps yum zypper``). One read."""
+
+    stable = True
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self) -> str:
+        checks = " ".join(
+            f"command -v {program} >/dev/null 2>&1 && echo {name};"
+            for name, programs in SYSTEM_PACKAGE_MANAGERS
+            for program in programs
+        )
+        return checks + " true"
+
+    def process(self, output: list[str]) -> list[str]:
+        found = {line.strip() for line in output}
+        return [name for name, _ in SYSTEM_PACKAGE_MANAGERS if name in found]

@@ -318,3 +318,25 @@ def _authorized_keys(
     yield from commands
     if dir_commands or current != new or commands:
         yield FactChange(paths=(ssh_dir,), recursive=True)
+
+
+# --- packages (issue 10) ---
+
+
+@operation()
+def packages(packages: str | list[str], present: bool = True) -> Commands:
+    """Add or remove system packages with the host's package manager: the first present
+    of apk, apt, brew, dnf, pacman, pkg, xbps, yum and zypper (one read finds it)."""
+    import importlib
+
+    from pyinfra.facts.server import SystemPackageManagers
+
+    found = host.get_fact(SystemPackageManagers)
+    if not found:
+        raise fail(
+            "server.packages",
+            "No system package manager found (no apk, apt, brew, dnf, pacman, pkg, xbps, "
+            f"yum or zypper found on {host.name})",
+        )
+    module = importlib.import_module(f"pyinfra.operations.{found[0]}")
+    yield from module.packages._inner(packages=packages, present=present)
