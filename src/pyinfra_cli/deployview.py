@@ -170,7 +170,7 @@ def operations_table(state: State, host_names: list[str], width: int = 100) -> T
             value = row[column]
             style = "red" if column == "Error" and value else ""
             cells.append(Text(str(value) if value else "-", style=style))
-        table.add_row(row["name"], *cells)
+        table.add_row(Text(row["name"]), *cells)
     table.add_row(
         Text("Total", style="bold"), *[Text(str(totals[c]), style="bold") for c in columns]
     )

@@ -28,7 +28,7 @@ def print_meta(state: State) -> None:
             _hosts_text(entry["hosts_with_change"]),
             _hosts_text(entry["hosts_with_conditional_change"]),
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, markup=False).print(table)
 
 
 def print_results(state: State) -> None:
@@ -51,4 +51,4 @@ def print_results(state: State) -> None:
         str(totals["error"] or "-"),
         str(totals["no_change"] or "-"),
     )
-    Console(highlight=False).print(table)
+    Console(highlight=False, markup=False).print(table)

@@ -24,9 +24,12 @@ class Renderer:
         self.verbosity = verbosity
         self.json_mode = json_mode
         self.out = Console(
-            file=sys.stderr if json_mode else sys.stdout, highlight=False, soft_wrap=True
+            file=sys.stderr if json_mode else sys.stdout,
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, markup=False)
 
     def line(self, host: str, text: str, buffer: str = "stdout") -> None:
         if not self.out.is_terminal:
@@ -67,7 +70,7 @@ class Renderer:
         table.add_column("Details", overflow="fold")
         for host, status, detail in rows:
             style = {"Success": "green", "Error": "red", "Would change": "yellow"}.get(status, "")
-            table.add_row(host, Text(status, style=style), detail)
+            table.add_row(Text(host), Text(status, style=style), Text(detail))
         with _lock:
             self.out.print(table)
 

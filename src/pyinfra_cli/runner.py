@@ -536,7 +536,8 @@ def _report(
         return any_failed
     for host_name, values in outcome.facts.items():
         for fact_name, value in values.items():
-            renderer.info(f"[{host_name}] {fact_name}: {json.dumps(value, default=jsonout.json_default)}")
+            text = json.dumps(value, default=jsonout.json_default)
+            renderer.info(f"[{host_name}] {fact_name}: {text}")
     table = operations_table(state, [host.name for host in hosts], renderer.out.width)
     if table is not None:
         renderer.info("")
@@ -568,7 +569,8 @@ def _debug_inventory(renderer: Renderer, hosts: list[Host], json_mode: bool) -> 
     }
     if json_mode:
         masked = {h.name: _mask_secrets(h.data.dict()) for h in hosts}
-        click.echo(json.dumps(jsonout.inventory_json(hosts, masked), indent=2, default=jsonout.json_default))
+        listed = jsonout.inventory_json(hosts, masked)
+        click.echo(json.dumps(listed, indent=2, default=jsonout.json_default))
         return
     from rich.table import Table
 

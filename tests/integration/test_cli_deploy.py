@@ -235,3 +235,9 @@ def test_bad_operation_call_in_deploy_file_names_the_line(tmp_path: Path) -> Non
     deploy.write_text("from pyinfra.operations import files\n\nfiles.directory(path=3)\n")
     line = _single_line_error(pyinfra("@local", str(deploy)), "argument path")
     assert f"{deploy}, line 3, host @local: files.directory: argument path must be str" in line
+
+
+def test_brackets_in_names_are_shown_as_written(tmp_path: Path) -> None:
+    result = pyinfra("@local", "server.shell", "echo '[signed-by=/k.gpg] x'", "--dry")
+    assert result.returncode == 0, result.stderr
+    assert "[signed-by=/k.gpg]" in result.stdout
