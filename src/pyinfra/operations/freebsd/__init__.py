@@ -1,0 +1,1 @@
+"""FreeBSD: pkg, freebsd_update, service, sysrc."""
