@@ -17,8 +17,7 @@ class Cpus(FactBase["int | None"]):
 
     def command(self) -> str:
         return (
-            "getconf NPROCESSORS_ONLN 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null "
-            "|| nproc"
+            "getconf NPROCESSORS_ONLN 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || nproc"
         )
 
     def process(self, output: list[str]) -> int | None:

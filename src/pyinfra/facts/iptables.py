@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 from pyinfra.api.command import StringCommand
@@ -28,7 +29,9 @@ _TABLE = re.compile(r"^[a-z]+$")
 
 def parse_iptables_rule(line: str) -> dict[str, Any]:
     """One ``-A CHAIN ...`` line -> ``{"chain", "jump", "protocol", ..., "extras"}``;
-    options without a key of their own go into the ``extras`` set (option and value)."""
+    options without a key of their own go into the ``extras`` set (option and value).
+    Quoted values are unquoted (pyinfra 3.10 kept the quotes, so a rule with a quoted
+    ``--log-prefix`` never matched its definition)."""
     rule: dict[str, Any] = {}
     extras: list[str] = []
     option: str | None = None
@@ -44,7 +47,11 @@ def parse_iptables_rule(line: str) -> dict[str, Any]:
         else:
             extras.extend((option, text))
 
-    for word in line.split():
+    try:  # iptables-save quotes values with spaces: --log-prefix "drop: "
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    for word in words:
         if word == "!":
             flush()
             option, values, negated = None, [], True

@@ -928,7 +928,7 @@ class InitSystem(FactBase["str | None"]):
     def command(self) -> str:
         return (
             "".join(
-                f"if {probe} >/dev/null 2>&1; then echo {name}; exit 0; fi; "
+                f"if {{ {probe}; }} >/dev/null 2>&1; then echo {name}; exit 0; fi; "
                 for name, probe in _INIT_PROBES
             )
             + "true"

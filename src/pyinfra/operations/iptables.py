@@ -66,7 +66,7 @@ def chain(
     base = [tool, "-t", table]
     if not present:
         if chain in chains:
-            yield StringCommand(*base, "-X", QuoteString(chain))
+            yield _one_line_errors(StringCommand(*base, "-X", QuoteString(chain)))
             remaining = {k: v for k, v in chains.items() if k != chain}
             yield FactChange(facts=(fact,), expect=((fact, {"table": table}, remaining),))
         else:
@@ -75,16 +75,26 @@ def chain(
     commands = []
     new = dict(chains)
     if chain not in chains:
-        commands.append(StringCommand(*base, "-N", QuoteString(chain)))
+        commands.append(_one_line_errors(StringCommand(*base, "-N", QuoteString(chain))))
         new[chain] = "-"
     else:
         host.noop(f"iptables chain {chain} exists")
     if policy and chains.get(chain) != policy:
-        commands.append(StringCommand(*base, "-P", QuoteString(chain), QuoteString(policy)))
+        commands.append(
+            _one_line_errors(StringCommand(*base, "-P", QuoteString(chain), QuoteString(policy)))
+        )
         new[chain] = policy
     if commands:
         yield from commands
         yield FactChange(facts=(fact,), expect=((fact, {"table": table}, new),))
+
+
+def _one_line_errors(command: StringCommand) -> StringCommand:
+    """iptables prints its error then a "Try `iptables -h'" line: keep only the error."""
+    return StringCommand(
+        "out=$(", command, "2>&1)", "||", "{", "printf", "'%s\\n'", '"$out"', "|", "head", "-n", "1",
+        ">&2;", "exit", "1;", "}",
+    )  # fmt: skip
 
 
 def _with_prefix(address: str, v6: bool) -> str:
@@ -203,7 +213,12 @@ def rule(
 
     fact = Ip6tablesRules if v6 else IptablesRules
     rules = _fact(op, fact, table)
-    exists = definition in rules
+    # iptables shows "-m PROTOCOL" only when a match of that module (--dport...) is used.
+    bare = dict(definition)
+    if protocol and "-m" in extras_set and not extras_set - {"-m", protocol}:
+        bare.pop("extras")
+    found = definition if definition in rules else bare if bare in rules else None
+    exists = found is not None
     if present == exists:
         host.noop(f"iptables {chain} rule {'exists' if exists else 'does not exist'}")
         return
@@ -229,10 +244,10 @@ def rule(
     ):  # fmt: skip
         if value:
             bits += [flag, QuoteString(value)]
-    yield StringCommand(*bits)
+    yield _one_line_errors(StringCommand(*bits))
     if present:
         new_rules = [*rules, definition] if append else [definition, *rules]
     else:
         new_rules = list(rules)
-        new_rules.remove(definition)
+        new_rules.remove(found)
     yield FactChange(facts=(fact,), expect=((fact, {"table": table}, new_rules),))

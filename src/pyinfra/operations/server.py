@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import re
 from collections.abc import Generator
 from typing import IO, Any
@@ -219,7 +220,7 @@ def service(
             "no init system found (no running systemd, rc-service, initctl, sv, "
             "/etc/rc.d or /etc/init.d)",
         )
-    yield from modules[kind].inner(service)(
+    yield from inner(modules[kind].service)(
         service=service,
         running=running,
         restarted=restarted,
@@ -421,7 +422,8 @@ def mount(
     fs_type: str | None = None,
 ) -> Commands:
     """Mount (or unmount) a filesystem; a mounted one missing some of ``options`` is
-    remounted with them. ``/etc/fstab`` is not changed (use ``files.line``)."""
+    remounted with them (options are compared as the kernel lists them: ``size=1024k``,
+    not ``size=1m``). ``/etc/fstab`` is not changed (use ``files.line``)."""
     op = "server.mount"
     check_path(op, path)
     options = list(options or [])
@@ -429,8 +431,11 @@ def mount(
         if not isinstance(option, str) or not option or "," in option or option.isspace():
             raise fail(op, f"argument options must be single mount options, got {option!r}")
     mounts = host.get_fact(Mounts)
-    mount_point = path if path in mounts else None
-    if mount_point is None and device:
+    normal = posixpath.normpath(path)
+    mount_point = path if path in mounts else normal if normal in mounts else None
+    if mount_point is None and device and device.startswith("/"):
+        # The device may be mounted under another spelling of the path. Only real
+        # devices: "tmpfs", "proc"... are mounted in many places.
         mount_point = next((p for p, i in mounts.items() if i.get("device") == device), None)
 
     if mounted and mount_point is None:
