@@ -92,7 +92,8 @@ CASES = [
             ],
             out,
         ),
-        prepare="sysctl -qw net.ipv4.ip_forward=1; echo 'net.ipv4.ip_forward=1' >> /etc/sysctl.conf",
+        prepare="sysctl -qw net.ipv4.ip_forward=1; "
+        "echo 'net.ipv4.ip_forward=1' >> /etc/sysctl.conf",
     ),
     Case(
         "locale-limits-hosts",

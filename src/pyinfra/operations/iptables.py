@@ -92,8 +92,8 @@ def chain(
 def _one_line_errors(command: StringCommand) -> StringCommand:
     """iptables prints its error then a "Try `iptables -h'" line: keep only the error."""
     return StringCommand(
-        "out=$(", command, "2>&1)", "||", "{", "printf", "'%s\\n'", '"$out"', "|", "head", "-n", "1",
-        ">&2;", "exit", "1;", "}",
+        "out=$(", command, "2>&1)", "||", "{", "printf", "'%s\\n'", '"$out"', "|",
+        "head", "-n", "1", ">&2;", "exit", "1;", "}",
     )  # fmt: skip
 
 
