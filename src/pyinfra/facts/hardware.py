@@ -169,7 +169,8 @@ _IPV4 = (
 )
 _IPV6 = (
     re.compile(r"inet6\s+(?P<address>[0-9a-fA-F:]+)/(?P<mask>\d+)"),
-    re.compile(r"inet6\s+(?P<address>[0-9a-fA-F:]+)\s+prefixlen\s+(?P<mask>\d+)"),
+    # ifconfig; BSD adds the scope to link-local addresses: fe80::1%em0
+    re.compile(r"inet6\s+(?P<address>[0-9a-fA-F:]+)(?:%\S+)?\s+prefixlen\s+(?P<mask>\d+)"),
 )
 
 

@@ -6,8 +6,9 @@ import re
 
 from pyinfra.api.facts import FactBase
 
-# "ssh start/running, process 1234" / "tty1 stop/waiting"
-_JOB_LINE = re.compile(r"^([a-z\-]+) [a-z]+/([a-z]+)")
+# "ssh start/running, process 1234" / "tty1 stop/waiting" (pyinfra 3.10 only took
+# names of letters and dashes, losing tty1...)
+_JOB_LINE = re.compile(r"^([A-Za-z0-9_.\-]+) [a-z]+/([a-z]+)")
 
 
 class UpstartStatus(FactBase["dict[str, bool]"]):
