@@ -468,3 +468,17 @@ def test_operations_refuse_bad_input_before_running(fake: Host) -> None:
     for deploy, message in cases:
         assert message in fails(fake, deploy), message
     assert FakeConnector.commands_for("@fake/sys") == []
+
+
+def test_freebsd_users_and_groups(fake: Host) -> None:
+    """FreeBSD uses pw(8); the password goes through standard input, never argv."""
+    answer(r"uname -s", "FreeBSD\n")
+    FakeConnector.add_directory("@fake/sys", "/home/web")
+    group = run(fake, lambda: server.group(group="web", gid=2000, system=True))
+    assert commands(group) == ["pw groupadd -n web -g 2000"]
+    user = run(fake, lambda: server.user(user="web", shell="/bin/sh", password="$6$x$y"))
+    sent = commands(user)
+    assert sent[:2] == ["pw useradd -n web -d /home/web -s /bin/sh", "pw usermod -n web -H 0"]
+    assert all("$6$x$y" not in c for c in sent)
+    calls = FakeConnector.commands_for("@fake/sys")
+    assert any(c.stdin == b"$6$x$y\n" for c in calls)
