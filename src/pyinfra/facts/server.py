@@ -510,20 +510,6 @@ class Groups(FactBase["list[str]"]):
         return [name for name, _, _ in parse_group_file(output)]
 
 
-class GroupIds(FactBase["dict[str, int]"]):
-    """Local groups and their ids: ``{name: gid}``."""
-
-    @staticmethod
-    def default() -> dict[str, int]:
-        return {}
-
-    def command(self) -> str:
-        return "cat /etc/group"
-
-    def process(self, output: list[str]) -> dict[str, int]:
-        return {name: int(gid) for name, gid, _ in parse_group_file(output) if gid.isdigit()}
-
-
 class AuthorizedKeys(FactBase["list[str]"]):
     """The keys in a user's ``~/.ssh/authorized_keys`` (or the file ``path``), in file
     order, without blank lines and comments."""
@@ -936,3 +922,24 @@ class InitSystem(FactBase["str | None"]):
 
     def process(self, output: list[str]) -> str | None:
         return first_line(output) or None
+
+
+def _parse_groups(lines: list[str]) -> list[tuple[str, int, list[str]]]:
+    """``/etc/group`` lines with a numeric gid -> ``[(name, gid, members)]``."""
+    return [
+        (name, int(gid), members) for name, gid, members in parse_group_file(lines) if gid.isdigit()
+    ]
+
+
+class GroupIds(FactBase["dict[str, int]"]):
+    """Local groups and their ids: ``{name: gid}``."""
+
+    @staticmethod
+    def default() -> dict[str, int]:
+        return {}
+
+    def command(self) -> str:
+        return "cat /etc/group"
+
+    def process(self, output: list[str]) -> dict[str, int]:
+        return {name: gid for name, gid, _ in _parse_groups(output)}

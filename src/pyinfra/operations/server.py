@@ -860,43 +860,6 @@ def _read_keys(keys: list[str]) -> list[str]:
     return out
 
 
-def _authorized_keys(
-    user: str, ssh_dir: str, filename: str, group: str | None, keys: list[str], delete_keys: bool
-) -> Commands:
-    path = f"{ssh_dir}/{filename}"
-    dir_info = host.get_fact(Directory, path=ssh_dir)
-    commands: list[Any] = []
-    if dir_info is None:
-        commands += [
-            StringCommand("mkdir", "-p", "--", QuoteString(ssh_dir)),
-            StringCommand("chmod", "700", "--", QuoteString(ssh_dir)),
-            StringCommand("chown", _owner(user, group), "--", QuoteString(ssh_dir)),
-        ]
-    else:
-        commands += ownership_commands(ssh_dir, dir_info, user, group, "700")
-    current = host.get_fact(FileBytes, path=path) if dir_info is not None else None
-    lines = (current or b"").decode("utf-8", "replace").splitlines()
-    if delete_keys:
-        new_lines = keys
-    else:
-        present = {line.strip() for line in lines}
-        new_lines = lines + [k for k in dict.fromkeys(keys) if k not in present]
-    new = ("\n".join(new_lines) + "\n").encode() if new_lines else b""
-    if current != new:
-        commands.append(FileUploadCommand(io.BytesIO(new), path))
-    file_info = host.get_fact(File, path=path) if current is not None else None
-    if file_info is None:
-        commands += [
-            StringCommand("chmod", "600", "--", QuoteString(path)),
-            StringCommand("chown", _owner(user, group), "--", QuoteString(path)),
-        ]
-    else:
-        commands += ownership_commands(path, file_info, user, group, "600")
-    if commands:
-        yield from chain(commands)
-        yield FactChange(paths=(ssh_dir,), recursive=True)
-
-
 @operation()
 def user_authorized_keys(
     user: str,
@@ -928,3 +891,42 @@ def user_authorized_keys(
     yield from _authorized_keys(
         user, directory.rstrip("/") or "/", filename, group, keys, delete_keys
     )
+
+
+def _authorized_keys(
+    user: str, ssh_dir: str, filename: str, group: str | None, keys: list[str], delete_keys: bool
+) -> Commands:
+    path = f"{ssh_dir}/{filename}"
+    dir_info = host.get_fact(Directory, path=ssh_dir)
+    dir_commands: list[Any] = []
+    if dir_info is None:
+        dir_commands += [
+            StringCommand("mkdir", "-p", "--", QuoteString(ssh_dir)),
+            StringCommand("chmod", "700", "--", QuoteString(ssh_dir)),
+            StringCommand("chown", _owner(user, group), "--", QuoteString(ssh_dir)),
+        ]
+    else:
+        dir_commands += ownership_commands(ssh_dir, dir_info, user, group, "700")
+    current = host.get_fact(FileBytes, path=path) if dir_info is not None else None
+    lines = (current or b"").decode("utf-8", "replace").splitlines()
+    if delete_keys:
+        new_lines = keys
+    else:
+        present = {line.strip() for line in lines}
+        new_lines = lines + [k for k in dict.fromkeys(keys) if k not in present]
+    new = ("\n".join(new_lines) + "\n").encode() if new_lines else b""
+    file_commands: list[Any] = []
+    if current != new:
+        file_commands.append(FileUploadCommand(io.BytesIO(new), path))
+    file_info = host.get_fact(File, path=path) if current is not None else None
+    if file_info is None:
+        file_commands += [
+            StringCommand("chmod", "600", "--", QuoteString(path)),
+            StringCommand("chown", _owner(user, group), "--", QuoteString(path)),
+        ]
+    else:
+        file_commands += ownership_commands(path, file_info, user, group, "600")
+    commands = chain([*dir_commands, *file_commands])
+    yield from commands
+    if dir_commands or current != new or commands:
+        yield FactChange(paths=(ssh_dir,), recursive=True)
