@@ -266,23 +266,31 @@ def _report(results: list[OperationMeta]) -> str:
     return "; ".join(f"{m.name}: changed={m.changed} noops={m.noops}" for m in results)
 
 
-def test_facts_after_changes(box: Box, host: Host) -> None:
-    """Facts read through our code see what the operations made."""
+def test_facts_on_the_target(box: Box, host: Host) -> None:
+    """Facts read through our code see the target's state (made here by hand)."""
+    box.sh(
+        "/etc/init.d/cron start >/dev/null; getent group pyisysf >/dev/null || groupadd pyisysf; "
+        "id pyisysf >/dev/null 2>&1 || useradd -c 'Fact User' -G pyisysf,daemon -p '$6$f$g' "
+        "-g daemon pyisysf; id pyisysn >/dev/null 2>&1 || useradd pyisysn; "
+        "mkdir -p /mnt/pyi-facts && (mountpoint -q /mnt/pyi-facts || "
+        "mount -t tmpfs -o size=1m tmpfs /mnt/pyi-facts); "
+        "printf '# pyinfra-name=two\\n@daily echo two\\n' | crontab -u pyisysn -"
+    )
+    host.invalidate_facts()  # changed behind pyinfra's back
     assert host.get_fact(InitSystem) == "sysvinit"
     assert host.get_fact(InitdStatus)["cron"] is True
     users = host.get_fact(Users)
-    assert users["pyisysu"]["comment"] == "Sys User" and users["pyisysu"]["groups"] == [
-        "daemon",
-        "pyisysg",
-    ]
-    assert users["pyisysc"]["comment"] is None
-    assert users["pyisysu"]["password"] == "$6$salt$hash"
+    assert users["pyisysf"]["comment"] == "Fact User"
+    assert users["pyisysf"]["group"] == "daemon" and users["pyisysf"]["groups"] == ["pyisysf"]
+    assert users["pyisysn"]["comment"] is None and users["pyisysn"]["groups"] == []
+    assert users["pyisysf"]["password"] == "$6$f$g"
     assert {"lastlog", "login_time"} <= set(users["root"])
     mounts = host.get_fact(Mounts)
-    assert mounts["/mnt/pyi-tmp"]["type"] == "tmpfs"
-    assert "size=1024k" in mounts["/mnt/pyi-tmp"]["options"]
-    table = host.get_fact(Crontab)
+    assert mounts["/mnt/pyi-facts"]["type"] == "tmpfs"
+    assert "size=1024k" in mounts["/mnt/pyi-facts"]["options"]
+    table = host.get_fact(Crontab, user="pyisysn")
     assert table["two"]["special_time"] == "@daily"
+    box.sh("umount /mnt/pyi-facts")
 
 
 def test_remount_and_unmount(box: Box, host: Host) -> None:
