@@ -39,8 +39,8 @@ def _check(parameters: list[inspect.Parameter], expected: list[tuple[str, str | 
 @pytest.mark.parametrize("dotted", sorted(OPERATIONS))
 def test_operation_signature(dotted: str) -> None:
     op = _lookup("operations", dotted)
-    assert hasattr(op, "_pyinfra_op"), f"{dotted} is not an @operation"
-    parameters = list(inspect.signature(op._pyinfra_op).parameters.values())
+    assert hasattr(op, "_inner"), f"{dotted} is not an @operation"
+    parameters = list(inspect.signature(op._inner).parameters.values())
     _check(parameters, OPERATIONS[dotted])
 
 
