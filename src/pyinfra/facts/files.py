@@ -275,10 +275,7 @@ def interpolated(pattern: str) -> StringCommand:
     """``pattern`` in double quotes: the host's shell expands ``$VAR`` and ``${VAR}``
     in it (``interpolate_variables=True``), but never runs ``$(...)`` or backticks."""
     escaped = (
-        pattern.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("`", "\\`")
-        .replace("$(", "\\$(")
+        pattern.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
     )
     return StringCommand(f'"{escaped}"')
 

@@ -17,7 +17,7 @@ from typing import Any
 from pyinfra.operations.util import fail
 
 _CLAUSE = re.compile(r"^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$")
-_ACTION = re.compile(r"([-+=])([rwxXst]*|[ugo])")
+_ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
 _WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o1007}  # each class's rwx + its special bit
 _SHIFT = {"u": 6, "g": 3, "o": 0}
 

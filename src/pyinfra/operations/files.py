@@ -261,9 +261,7 @@ def directory(
         yield FactChange(
             paths=(path,),
             recursive=recursive,
-            expect=(
-                (Directory, {"path": path}, expected_stat(info, user, group, octal or "755")),
-            ),
+            expect=((Directory, {"path": path}, expected_stat(info, user, group, octal or "755")),),
         )
 
 
@@ -904,9 +902,10 @@ def copy(src: StrPath, dest: StrPath, overwrite: bool = False) -> Commands:
         elif kind == target_kind == "directory":
             same = _same_tree(src, target)
         elif kind == target_kind == "link":
-            same = host.get_fact(Link, path=src)["link_target"] == host.get_fact(
-                Link, path=target
-            )["link_target"]
+            same = (
+                host.get_fact(Link, path=src)["link_target"]
+                == host.get_fact(Link, path=target)["link_target"]
+            )
         if same:
             host.noop(f"{target} already has the same content as {src}")
             return
@@ -1131,8 +1130,10 @@ def unarchive(
         if not os.path.isfile(local):
             raise fail(op, f"local archive not found: {local} (argument src)")
         members = archives.local_members(local, tool)
-        if members and not extra and archives.already_extracted(
-            members, host.get_fact(TreeInfo, path=dest)
+        if (
+            members
+            and not extra
+            and archives.already_extracted(members, host.get_fact(TreeInfo, path=dest))
         ):
             host.noop(f"{dest} already holds the content of {local}")
             return
@@ -1148,4 +1149,3 @@ def unarchive(
         commands.append(_chown(dest, user, group, recursive=True))
     yield from chain(commands)
     yield FactChange(paths=(dest,), recursive=True)
-
