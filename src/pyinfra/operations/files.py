@@ -49,7 +49,7 @@ from pyinfra.facts.files import (
     UtcOffset,
     block_markers,
 )
-from pyinfra.facts.server import Which
+from pyinfra.facts.server import Home, Which
 from pyinfra.operations import archives, filetimes, textedit
 from pyinfra.operations.fetchcommand import DownloadOptions, check_extra_args, download_command
 from pyinfra.operations.filemodes import FileMode, mode_digits, mode_text, parse_file_mode
@@ -75,6 +75,18 @@ def _path(op: str, value: Any, argument: str = "path") -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     return check_path(op, value, argument)
+
+
+def _transfer_path(op: str, path: str) -> str:
+    """``path`` with a leading ``~``/``~user`` replaced by that home directory (files
+    are moved by the connector, not by a shell that would expand it)."""
+    if not path.startswith("~"):
+        return path
+    head, slash, rest = path.partition("/")
+    home = host.get_fact(Home, user=head[1:]) if head != "~" else host.get_fact(Home)
+    if not home:
+        raise fail(op, f"cannot find the home directory for {head} (path {path})")
+    return posixpath.join(home, rest) if slash and rest else home
 
 
 def _timestamp() -> str:
@@ -470,7 +482,7 @@ def put(
     the time from, or ``True`` for the local file's own time.
     """
     op = "files.put"
-    dest = _path(op, dest, "dest")
+    dest = _transfer_path(op, _path(op, dest, "dest"))
     local_name: str | None = None
     source: str | bytes
     if isinstance(src, (str, os.PathLike)):
@@ -517,7 +529,7 @@ def template(
     undefined variables are errors. ``src`` is relative to the deploy file's directory.
     """
     op = "files.template"
-    dest = _path(op, dest, "dest")
+    dest = _transfer_path(op, _path(op, dest, "dest"))
     spec = parse_file_mode(op, mode)
     if isinstance(src, (str, os.PathLike)):
         src = deploy_path(os.fspath(src))
@@ -546,7 +558,7 @@ def get(
 ) -> Commands:
     """Download a remote file if the local copy is missing or differs (by SHA-256)."""
     op = "files.get"
-    src = _path(op, src, "src")
+    src = _transfer_path(op, _path(op, src, "src"))
     local = deploy_path(_path(op, dest, "dest"), add_deploy_dir)
     remote_sha = host.get_fact(Sha256File, path=src)
     if remote_sha is None:
@@ -803,7 +815,7 @@ def sync(
     ``exclude`` matches file names, ``exclude_dir`` directory paths relative to ``src``
     (both with ``fnmatch``)."""
     op = "files.sync"
-    dest = _path(op, dest, "dest")
+    dest = _transfer_path(op, _path(op, dest, "dest"))
     local = deploy_path(_path(op, src, "src"), add_deploy_dir)
     if not os.path.isdir(local):
         raise fail(op, f"local directory not found: {local} (argument src)")
