@@ -131,9 +131,13 @@ def test_copy_and_move(ctx: Ctx) -> None:
 
     _contract(c, deploy, check)
     c.sh(f"echo different > {c.r('src', 'one')}")
-    bad = run(c.host, lambda: files.copy(src=c.r("src", "one"), dest=c.r("dest")), expect_success=False)
+    bad = run(
+        c.host, lambda: files.copy(src=c.r("src", "one"), dest=c.r("dest")), expect_success=False
+    )
     assert bad[0].error and "differs" in bad[0].error and c.cat("dest", "one") == "one\n"
-    forced = run(c.host, lambda: files.copy(src=c.r("src", "one"), dest=c.r("dest"), overwrite=True))
+    forced = run(
+        c.host, lambda: files.copy(src=c.r("src", "one"), dest=c.r("dest"), overwrite=True)
+    )
     assert changed(forced) and c.cat("dest", "one") == "different\n"
 
 
@@ -191,7 +195,9 @@ def test_line_and_replace_edit_on_the_host(ctx: Ctx) -> None:
     c = ctx
     big = "".join(f"key{i} = value{i}\n" for i in range(40000))  # ~0.7 MB
     c.host.put_file(io.BytesIO(big.encode()), c.r("big.conf"))
-    c.sh(f"printf 'home=PLACEHOLDER\\ncolour=red\\n' > {c.r('v.conf')} && chmod 640 {c.r('v.conf')}")
+    c.sh(
+        f"printf 'home=PLACEHOLDER\\ncolour=red\\n' > {c.r('v.conf')} && chmod 640 {c.r('v.conf')}"
+    )
     env = {"PYI_VALUE": "from env"}
 
     def deploy() -> None:
@@ -269,7 +275,9 @@ def test_download(ctx: Ctx) -> None:
 
     def deploy() -> None:
         files.download(src=server.url(name), dest=c.r("out.bin"), sha256sum=digest, mode=600)
-        files.download(src=server.url(name), dest=c.r("plain.bin"), md5sum=hashlib.md5(payload).hexdigest())
+        files.download(
+            src=server.url(name), dest=c.r("plain.bin"), md5sum=hashlib.md5(payload).hexdigest()
+        )
 
     def check() -> None:
         assert c.sh(f"sha256sum < {c.r('out.bin')}").split()[0] == digest
