@@ -29,8 +29,20 @@ Commands = Generator[Any, Any, None]
 _SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):(?!//)")
 
 
+def _run_git(*args: Any) -> StringCommand:
+    """``git ARGS``; on failure its output goes to stderr followed by its most telling
+    line (``fatal:``, ``error:``, ``Permission denied``), so the operation's one-line
+    error says what went wrong rather than git's closing advice."""
+    return StringCommand(
+        "{", "o=$(git", *args, "2>&1);", "s=$?;", "[", "$s", "-eq", "0", "]", "||", "{",
+        "printf", "'%s\\n'", '"$o"', ">&2;", "printf", "'%s\\n'", '"$o"', "|", "grep", "-m1",
+        "-E", "'Permission denied|fatal:|error:|ERROR'", ">&2;", "};", "[", "$s", "-eq", "0",
+        "];", "}",
+    )  # fmt: skip
+
+
 def _git(dest: str, *args: Any) -> StringCommand:
-    return StringCommand("cd", shell_path(dest), "&&", "git", *args)
+    return StringCommand("cd", shell_path(dest), "&&", _run_git(*args))
 
 
 def _chown_tree(path: str, user: str | None, group: str | None) -> StringCommand:
@@ -67,9 +79,9 @@ def config(
         base: list[Any] = ["git", "config", "--system" if system else "--global"]
     else:
         check_path(op, repo, "repo")
-        if not host.get_fact(Directory, path=posixpath.join(repo, ".git")):
-            raise fail(op, f"{repo} is not a git repository (no {repo}/.git)")
-        existing = host.get_fact(GitConfig, repo=repo)
+        # a repository made by an earlier operation (or a dry run's prediction) has none yet
+        is_repo = host.get_fact(Directory, path=posixpath.join(repo, ".git"))
+        existing = host.get_fact(GitConfig, repo=repo) if is_repo else {}
         base = ["cd", shell_path(repo), "&&", "git", "config", "--local"]
     values = existing.get(key, [])
     if not multi_value and values == [value]:
@@ -140,8 +152,7 @@ def repo(
             options += ["--branch", QuoteString(branch)]
         if update_submodules and recursive_submodules:
             options.append("--recurse-submodules")
-        commands.append(StringCommand("git", "clone", "-q", *options, "--", QuoteString(src),
-                                      shell_path(dest)))  # fmt: skip
+        commands.append(_run_git("clone", "-q", *options, "--", QuoteString(src), shell_path(dest)))
         if update_submodules and not recursive_submodules:
             commands.append(_git(dest, "submodule", "update", "--init"))
     else:
@@ -176,7 +187,13 @@ def repo(
     if user or group:
         commands.append(_chown_tree(dest, user, group))
     yield from chain(commands)
-    yield FactChange(paths=(dest,), recursive=True, facts=(GitRepoState,))
+    git_dir = {"user": user or "", "group": group or "", "mode": 755, "size": 0}
+    yield FactChange(
+        paths=(dest,),
+        recursive=True,
+        facts=(GitRepoState,),
+        expect=((Directory, {"path": posixpath.join(dest, ".git")}, git_dir),),
+    )
 
 
 @operation()
