@@ -174,7 +174,9 @@ def test_clone_over_ssh_with_keyscan(git_host: Host, served_repo: str) -> None:
         sh(host, f"ssh-keygen -q -t ed25519 -N '' -f {base}/other")
         bad_env = {**env, "GIT_SSH_COMMAND": ssh.replace(key, f"{base}/other")}
         results = run(
-            host, lambda: git.repo(src=url, dest=f"{base}/denied", _env=bad_env), expect_success=False
+            host,
+            lambda: git.repo(src=url, dest=f"{base}/denied", _env=bad_env),
+            expect_success=False,
         )
         error = results[0].error or ""
         assert "Permission denied" in error and "\n" not in error

@@ -50,14 +50,17 @@ class KnownHost(FactBase[bool]):
 
 class RemoteSha256(FactBase["str | None"]):
     """SHA-256 of a file on another server, read from the host over SSH (``None`` if
-    it is missing there)."""
+    it is missing there or the server cannot be reached)."""
 
     def command(self, hostname: str, path: str, port: int = 22, user: str | None = None) -> Any:
         remote = StringCommand(
             "if", "[", "-f", QuoteString(path), "];", "then", "sha256sum", "<", QuoteString(path),
             ";", "fi",
         )  # fmt: skip
-        return StringCommand(*_ssh_base(hostname, port, user), QuoteString(remote))
+        # unreachable, unknown host key...: None, and scp then says what is wrong
+        return StringCommand(
+            *_ssh_base(hostname, port, user), QuoteString(remote), "2>/dev/null", "||", "true"
+        )
 
     def process(self, output: list[str]) -> str | None:
         token = output[0].split()[0] if output and output[0].split() else ""
