@@ -68,10 +68,11 @@ def ensure_images() -> str | None:
     return None
 
 
-def start_container(image: str, *extra: str) -> str:
-    """A running container (``pyi-files-*``) removed when the test process exits."""
+def start_container(image: str, command: tuple[str, ...] = ("sleep", "infinity")) -> str:
+    """A running container (``pyi-files-*``, on the host network) removed when the test
+    process exits."""
     name = f"pyi-files-{uuid.uuid4().hex[:10]}"
-    engines.run_container("docker", image, name=name, extra=("--network", "host", *extra))
+    engines.run_container("docker", image, name=name, command=command, extra=("--network", "host"))
     atexit.register(engines.remove_container, "docker", name)
     return name
 

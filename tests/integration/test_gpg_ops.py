@@ -47,7 +47,11 @@ def keys() -> Iterator[Keys]:
 
     def gpg_run(*args: str) -> str:
         return subprocess.run(
-            ["gpg", "--batch", "--quiet", *args], env=env, capture_output=True, text=True, check=True
+            ["gpg", "--batch", "--quiet", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
 
     for uid in ("First Key <first@example.com>", "Second Key <second@example.com>"):
@@ -115,15 +119,17 @@ def test_key_and_dearmor(gpg_host: Host, keys: Keys) -> None:
         # removal: a key from one keyring (the file goes when its last key does)
         removed = run(
             host,
-            lambda: gpg.key(dest=f"{base}/keyrings/from-file.gpg", keyid=keys.key_id,
-                            present=False, **env),  # fmt: skip
+            lambda: gpg.key(
+                dest=f"{base}/keyrings/from-file.gpg", keyid=keys.key_id, present=False, **env
+            ),  # fmt: skip
         )
         assert changed(removed)
         assert sh(host, f"test -e {base}/keyrings/from-file.gpg || echo gone").strip() == "gone"
         again = run(
             host,
-            lambda: gpg.key(dest=f"{base}/keyrings/from-file.gpg", keyid=keys.key_id,
-                            present=False, **env),  # fmt: skip
+            lambda: gpg.key(
+                dest=f"{base}/keyrings/from-file.gpg", keyid=keys.key_id, present=False, **env
+            ),  # fmt: skip
         )
         assert changed(again) == []
 

@@ -123,7 +123,10 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     )
     missing = _cli(tmp_path, "@local", "missing.py")
     assert missing.returncode != 0
-    assert f"local.include: file not found: {tmp_path}/tasks/nope.py" in missing.stdout + missing.stderr
+    assert (
+        f"local.include: file not found: {tmp_path}/tasks/nope.py"
+        in missing.stdout + missing.stderr
+    )
     raised = _cli(tmp_path, "@local", "raises.py")
     text = raised.stdout + raised.stderr
     assert raised.returncode != 0

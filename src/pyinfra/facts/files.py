@@ -183,14 +183,16 @@ class Sha384File(_HashFact):
 
 
 class Inode(FactBase["str | None"]):
-    """``device:inode`` of what ``path`` points to, or ``None`` if it is missing
-    (two paths with the same value are hard links to one file)."""
+    """``device:inode`` of what ``path`` points to (``ls:inode`` on a host without
+    ``stat``), or ``None`` if it is missing (two paths with the same value are hard
+    links to one file)."""
 
     def command(self, path: str) -> StringCommand:
         quoted = shell_path(path)
         return StringCommand(
             "if", "[", "-e", quoted, "];", "then", "stat", "-L", "-c", "%d:%i", quoted,
-            "2>/dev/null", "||", "stat", "-L", "-f", "%d:%i", quoted, ";", "fi",
+            "2>/dev/null", "||", "stat", "-L", "-f", "%d:%i", quoted, "2>/dev/null", "||",
+            "ls", "-Lid", quoted, "|", "awk", "'{print \"ls:\" $1}'", ";", "fi",
         )  # fmt: skip
 
     def process(self, output: list[str]) -> str | None:
