@@ -53,7 +53,8 @@ WEB = """\
     from pyinfra import host
     from pyinfra.operations import files
 
-    files.line(path=os.environ["PYI_OUT"] + "/log", line=f"web port={host.data.port} role={host.data.role}")
+    line = f"web port={host.data.port} role={host.data.role}"
+    files.line(path=os.environ["PYI_OUT"] + "/log", line=line)
 """
 
 

@@ -111,7 +111,8 @@ class GpgKeyrings(_GpgFact):
         )
         show_file = 'echo "KEYRING:$1"; gpg --with-colons "$1" 2>/dev/null || true'
         return StringCommand(
-            "find", *where, "-type", "f", "'('", "-name", "'*.gpg'", "-o", "-name", "'*.kbx'", "')'",
+            "find", *where, "-type", "f", "'('", "-name", "'*.gpg'", "-o", "-name", "'*.kbx'",
+            "')'",
             "-exec", "sh", "-c", QuoteString(list_keys), "_", "{}", "';'", "2>/dev/null;",
             "find", *where, "-type", "f", "-name", "'*.asc'",
             "-exec", "sh", "-c", QuoteString(show_file), "_", "{}", "';'", "2>/dev/null;", "true",
