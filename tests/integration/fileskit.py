@@ -123,9 +123,16 @@ class HTTPServer:
         return f"http://127.0.0.1:{self.port}/{name}"
 
 
+REQUESTS: list[tuple[str, dict[str, str]]] = []  # (path, headers) of every request
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         return
+
+    def do_GET(self) -> None:
+        REQUESTS.append((self.path, dict(self.headers.items())))
+        super().do_GET()
 
 
 def _bind(factory: Any) -> tuple[Any, int]:

@@ -25,6 +25,7 @@ from pyinfra.operations import files
 from tests.contract.targets import ContractTarget
 from tests.integration.deploykit import remote_dir, run
 from tests.integration.fileskit import (
+    REQUESTS,
     assert_idempotent,
     changed,
     connected,
@@ -285,6 +286,28 @@ def test_download(ctx: Ctx) -> None:
         assert c.cat("plain.bin").encode() == payload
 
     _contract(c, deploy, check)
+
+
+def test_download_cache_time_and_headers(ctx: Ctx) -> None:
+    c = ctx
+    server = http_server()
+    name = f"hdr-{uuid.uuid4().hex[:8]}.txt"
+    (server.root / name).write_bytes(b"v1\n")
+    secret = {"Authorization": "Bearer s3cret-token", "X-Pyi-Test": "yes"}
+
+    def deploy() -> None:
+        files.download(src=server.url(name), dest=c.r("cached"), cache_time=3600, headers=secret)
+
+    first = run(c.host, deploy)
+    seen = [headers for path, headers in REQUESTS if path == f"/{name}"]
+    assert seen and seen[-1].get("Authorization") == "Bearer s3cret-token"
+    assert seen[-1].get("X-Pyi-Test") == "yes"
+    shown = " ".join(cmd.command for m in first for cmd in m.commands)
+    assert "s3cret" not in shown and "X-Pyi-Test: yes" in shown
+    assert changed(run(c.host, deploy)) == []  # fresh enough
+    (server.root / name).write_bytes(b"v2\n")
+    c.sh(f"touch -t 200001010000 {c.r('cached')}")  # now older than cache_time
+    assert changed(run(c.host, deploy)) and c.cat("cached") == "v2\n"
 
 
 def test_download_failures_leave_the_target_untouched(ctx: Ctx) -> None:

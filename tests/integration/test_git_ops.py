@@ -181,3 +181,41 @@ def test_clone_over_ssh_with_keyscan(git_host: Host, served_repo: str) -> None:
         error = results[0].error or ""
         assert "Permission denied" in error and "\n" not in error
         assert sh(host, f"test -e {shlex.quote(base)}/denied || echo absent").strip() == "absent"
+
+
+def test_submodules_depth_rebase(git_host: Host) -> None:
+    host = git_host
+    with remote_dir(host) as base:
+        _make_origin(host, base)
+        sh(
+            host,
+            f"cd {base} && git init -q --bare lib.git && git --git-dir=lib.git symbolic-ref "
+            "HEAD refs/heads/main && git init -q libwork && cd libwork && git checkout -q -b "
+            f"main && echo lib > l && git add l && {COMMIT} -m lib && git push -q ../lib.git main "
+            f"&& cd ../work && git -c protocol.file.allow=always submodule add -q "
+            f"file://{base}/lib.git lib && {COMMIT} -m sub && git push -q ../origin.git main",
+        )
+        url = f"file://{base}/origin.git"
+        env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "protocol.file.allow",
+               "GIT_CONFIG_VALUE_0": "always"}  # fmt: skip
+
+        def deploy() -> None:
+            git.repo(src=url, dest=f"{base}/full", update_submodules=True, _env=env)
+            git.repo(src=url, dest=f"{base}/rec", update_submodules=True,
+                     recursive_submodules=True, _env=env)  # fmt: skip
+            git.repo(src=url, dest=f"{base}/shallow", depth=1, rebase=True, _env=env)
+
+        def check() -> None:
+            assert sh(host, f"cat {base}/full/lib/l {base}/rec/lib/l").split() == ["lib", "lib"]
+            assert sh(host, f"git -C {base}/shallow rev-list --count HEAD").strip() == "1"
+
+        assert_idempotent(host, deploy, check, base)
+        # an emptied submodule is checked out again, once
+        sh(host, f"rm -rf {base}/full/lib && mkdir {base}/full/lib")
+
+        def again() -> None:
+            git.repo(src=url, dest=f"{base}/full", update_submodules=True, _env=env)
+
+        assert changed(run(host, again))
+        assert sh(host, f"cat {base}/full/lib/l").strip() == "lib"
+        assert changed(run(host, again)) == []
