@@ -83,21 +83,21 @@ def parse_file_mode(op: str, mode: Any, argument: str = "mode") -> FileMode | No
     if mode is None:
         return None
     if isinstance(mode, bool):
-        raise fail(op, f"argument {argument} must be a mode like 644 or u+x, got {mode!r}")
+        raise fail(op, f"argument {argument} must be an octal mode like 644, got {mode!r}")
     text = str(mode).strip()
     if text.startswith("0o"):
         text = text[2:]
     if text.isdigit():
         digits = text.lstrip("0") or "0"
         if any(c in "89" for c in digits) or len(digits) > 4:
-            raise fail(op, f"argument {argument} is not an octal mode: {mode!r}")
+            raise fail(op, f"argument {argument} must be an octal mode like 644, got {mode!r}")
         return digits
     clauses = text.split(",")
     if not text or not all(_CLAUSE.match(clause) for clause in clauses):
         raise fail(
             op,
-            f"argument {argument} must be an octal mode (644) or a symbolic one "
-            f"(u+x, go-w, a=rX), got {mode!r}",
+            f"argument {argument} must be an octal mode like 644, got {mode!r} "
+            "(symbolic modes like u+x or go-w work too)",
         )
     return SymbolicMode(text)
 

@@ -97,7 +97,7 @@ def _timestamp() -> str:
 
 
 def _chmod(path: str, mode: str, recursive: bool = False) -> StringCommand:
-    return StringCommand("chmod", *(["-R"] if recursive else []), mode, shell_path(path))
+    return StringCommand("chmod", *(["-R"] if recursive else []), mode, "--", shell_path(path))
 
 
 def _chown(
@@ -105,7 +105,7 @@ def _chown(
 ) -> StringCommand:
     owner = f"{user or ''}:{group}" if group else (user or "")
     flags = (["-R"] if recursive else []) + ([] if deref else ["-h"])
-    return StringCommand("chown", *flags, QuoteString(owner), shell_path(path))
+    return StringCommand("chown", *flags, QuoteString(owner), "--", shell_path(path))
 
 
 def _ownership(
@@ -140,11 +140,11 @@ def _clear_path(path: str, backup: bool, backup_dir: str | None) -> Commands:
     if backup:
         name = f"{posixpath.basename(path.rstrip('/'))}.{_timestamp()}"
         target = posixpath.join(backup_dir or parent_dir(path), name)
-        yield StringCommand("mv", shell_path(path), shell_path(target))
+        yield StringCommand("mv", "--", shell_path(path), shell_path(target))
     else:
         if path.rstrip("/") in ("", "/"):
             raise fail("files", "refusing to remove /")
-        yield StringCommand("rm", "-rf", shell_path(path))
+        yield StringCommand("rm", "-rf", "--", shell_path(path))
     yield FactChange(paths=(path,), recursive=True)
 
 
@@ -169,7 +169,7 @@ def _ensure_parent(
             f"remote directory {parent} does not exist ({argument}={path}): "
             "create it first or pass create_remote_dir=True",
         )
-    make = StringCommand("mkdir", "-p", shell_path(parent))
+    make = StringCommand("mkdir", "-p", "--", shell_path(parent))
     yield from chain([make, _chown(parent, user, group)] if user or group else [make])
     yield FactChange(
         paths=(parent,),
@@ -207,15 +207,15 @@ def file(
         info = None
     if not present:
         if info:
-            yield StringCommand("rm", "-f", shell_path(path))
+            yield StringCommand("rm", "-f", "--", shell_path(path))
             yield FactChange(paths=(path,), expect=((File, {"path": path}, None),))
         return
     commands: list[StringCommand] = []
     if info is None:
         yield from _ensure_parent(op, path, create_remote_dir, user, group)
-        commands.append(StringCommand("touch", shell_path(path)))
+        commands.append(StringCommand("touch", "--", shell_path(path)))
     elif touch:
-        commands.append(StringCommand("touch", shell_path(path)))
+        commands.append(StringCommand("touch", "--", shell_path(path)))
     owner_commands, octal = _ownership(path, info, user, group, spec)
     commands += owner_commands
     if commands:
@@ -256,7 +256,7 @@ def directory(
         if info:
             if path.rstrip("/") in ("", "/"):
                 raise fail(op, "refusing to remove /")
-            yield StringCommand("rm", "-rf", shell_path(path))
+            yield StringCommand("rm", "-rf", "--", shell_path(path))
             yield FactChange(
                 paths=(path,), recursive=True, expect=((Directory, {"path": path}, None),)
             )
@@ -264,7 +264,7 @@ def directory(
     commands: list[StringCommand] = []
     octal: str | None = None
     if info is None:
-        commands.append(StringCommand("mkdir", "-p", shell_path(path)))
+        commands.append(StringCommand("mkdir", "-p", "--", shell_path(path)))
     if info is None or not _no_check_owner_mode:
         owner_commands, octal = _ownership(path, info, user, group, spec, True, recursive)
         commands += owner_commands
@@ -311,17 +311,17 @@ def link(
     quoted = shell_path(path)
     if not present:
         if info:
-            yield StringCommand("rm", "-f", quoted)
+            yield StringCommand("rm", "-f", "--", quoted)
             yield FactChange(paths=(path,), expect=((Link, {"path": path}, None),))
         return
     assert target is not None
     commands: list[StringCommand] = []
     if info is None:
         yield from _ensure_parent(op, path, create_remote_dir, user, group)
-        commands.append(StringCommand("ln", "-s", QuoteString(target), quoted))
+        commands.append(StringCommand("ln", "-s", "--", QuoteString(target), quoted))
     elif info.get("link_target") != target:
         commands.append(
-            StringCommand("rm", "-f", quoted, "&&", "ln", "-s", QuoteString(target), quoted)
+            StringCommand("rm", "-f", quoted, "&&", "ln", "-s", "--", QuoteString(target), quoted)
         )
     owner_commands, _ = _ownership(path, info, user, group, None, dereference=False)
     commands += owner_commands
@@ -337,7 +337,7 @@ def _hard_link(
     inode = host.get_fact(Inode, path=path)
     if not present:
         if inode is not None:
-            yield StringCommand("rm", "-f", shell_path(path))
+            yield StringCommand("rm", "-f", "--", shell_path(path))
             yield FactChange(paths=(path,))
         return
     assert target is not None
@@ -348,11 +348,11 @@ def _hard_link(
         return
     if inode is None:
         yield from _ensure_parent(op, path, create_remote_dir)
-        yield StringCommand("ln", shell_path(target), shell_path(path))
+        yield StringCommand("ln", "--", shell_path(target), shell_path(path))
     else:
         if not force:
             raise fail(op, f"{path} exists and is not a hard link to {target}: pass force=True")
-        yield StringCommand("ln", "-f", shell_path(target), shell_path(path))
+        yield StringCommand("ln", "-f", "--", shell_path(target), shell_path(path))
     yield FactChange(paths=(path,), expect=((Inode, {"path": path}, target_inode),))
 
 
@@ -923,8 +923,8 @@ def copy(src: StrPath, dest: StrPath, overwrite: bool = False) -> Commands:
             return
         if not overwrite:
             raise fail(op, f"{target} already exists and differs from {src}: pass overwrite=True")
-        yield StringCommand("rm", "-rf", shell_path(target))
-    yield StringCommand("cp", "-RP", shell_path(src), shell_path(dest))
+        yield StringCommand("rm", "-rf", "--", shell_path(target))
+    yield StringCommand("cp", "-RP", "--", shell_path(src), shell_path(dest))
     yield FactChange(paths=(target,), recursive=True)
 
 
@@ -948,8 +948,8 @@ def move(src: StrPath, dest: StrPath, overwrite: bool = False) -> Commands:
     if target_kind is not None:
         if not overwrite:
             raise fail(op, f"{target} already exists: pass overwrite=True to replace it")
-        yield StringCommand("rm", "-rf", shell_path(target))
-    yield StringCommand("mv", shell_path(src), shell_path(dest))
+        yield StringCommand("rm", "-rf", "--", shell_path(target))
+    yield StringCommand("mv", "--", shell_path(src), shell_path(dest))
     yield FactChange(paths=(src, target), recursive=True)
 
 
