@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def main() -> int:
                     results[name].setdefault(side, []).append(data)
     finally:
         server.stop()
+        shutil.rmtree(keys, ignore_errors=True)
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for name, sides in results.items():
         print(f"\n{name} (median of {args.repeat})")
