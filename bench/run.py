@@ -88,6 +88,18 @@ SCENARIOS: dict[str, Scenario] = {
             "deploy20",
             "20-operation deploy through the CLI, first and second (no-change) run",
         ),
+        Scenario(
+            "ssh_rsync_sync",
+            "files.rsync vs files.sync of BENCH_FILES (1000) files over SSH, first and "
+            "no-change run: wall time and bytes each way",
+            ("BENCH_HOST",),
+            3600.0,
+        ),
+        Scenario(
+            "ssh_line_10mb",
+            "files.line edit of a BENCH_SIZE_MB (10) MB file over SSH: wall time and bytes",
+            ("BENCH_HOST",),
+        ),
     )
 }
 

@@ -181,19 +181,19 @@ def test_ten_operation_deploy_fetches_each_fact_once(host: Host, tmp_path: Path)
         "files.Directory": 3,  # out, conf.d, logs
         "files.File": 2,  # empty, other
         "files.FileInfo": 2,  # a.conf, t.conf (stat + checksum)
-        "files.FileBytes": 2,  # lines.conf, edited.conf
+        "files.MatchingLines": 2,  # lines.conf, edited.conf (grep on the host)
         "files.Link": 1,
     }
     assert len(second_commands) == len(set(second_commands)) == 10
     # First run: the same facts, except that the two directories created by the deploy
-    # are read again by the operations that create files inside them; plus 6 changing
-    # commands (mkdir+chmod and touch+chmod are one command each; uploads on @local run
-    # no command).
+    # are read again by the operations that create files inside them; plus 8 changing
+    # commands (mkdir+chmod and touch+chmod are one command each; files.line and
+    # files.replace edit on the host, one command each; uploads on @local run no command).
     assert delta(counts1, counts0) == {
         "files.Directory": 5,
         "files.File": 2,
         "files.FileInfo": 2,
-        "files.FileBytes": 2,
+        "files.MatchingLines": 2,
         "files.Link": 1,
     }
-    assert len(first_commands) == 12 + 6
+    assert len(first_commands) == 12 + 8

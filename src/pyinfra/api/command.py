@@ -229,7 +229,35 @@ class FunctionCommand(PyinfraCommand):
         return result is not False
 
 
+class RsyncCommand(PyinfraCommand):
+    """Copy ``src`` (on this machine) to ``dest`` on the host with rsync ``flags``
+    (``files.rsync``; only connectors with ``rsync()`` can run it)."""
+
+    def __init__(self, src: str, dest: str, flags: Iterable[str], **arguments: Any) -> None:
+        super().__init__(**arguments)
+        self.src = src
+        self.dest = dest
+        self.flags = list(flags)
+
+    def __repr__(self) -> str:
+        return f"RsyncCommand({self.src!r}, {self.dest!r}, {self.flags!r})"
+
+    def __str__(self) -> str:
+        return shlex.join(["rsync", *self.flags, self.src, self.dest])
+
+    def execute(self, state: State | None, host: Host, connector_arguments: dict[str, Any]) -> Any:
+        return host.rsync(
+            self.src,
+            self.dest,
+            self.flags,
+            print_output=bool(state is not None and state.print_output),
+            print_input=bool(state is not None and state.print_input),
+            **connector_arguments,
+        )
+
+
 __all__ = [
+    "RsyncCommand",
     "MaskString",
     "QuoteString",
     "PyinfraCommand",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import posixpath
 import re
 import threading
@@ -159,6 +160,12 @@ def inherit_fact_arguments(arguments: dict[str, Any]) -> Iterator[None]:
         _op_args.value = previous
 
 
+def inherited_arguments() -> dict[str, Any]:
+    """The privilege/shell arguments of the operation running in this thread (what
+    its facts run with); ``{}`` outside an operation."""
+    return dict(getattr(_op_args, "value", None) or {})
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
@@ -199,7 +206,7 @@ def normalize_fact_arguments(fact_cls: type[Any], args: Any, kwargs: Any) -> dic
         elif kind is inspect.Parameter.VAR_POSITIONAL:
             out[name] = tuple(value)
         else:
-            out[name] = value
+            out[name] = os.fspath(value) if isinstance(value, os.PathLike) else value
     return out
 
 

@@ -431,6 +431,14 @@ class Host:
         default = getattr(self.state.config, "DEFAULT_TEMP_DIR", None) if self.state else None
         return str(default or "/tmp")
 
+    def check_can_rsync(self) -> None:
+        """Raise ``NotImplementedError`` if ``files.rsync`` cannot run on this host."""
+        self.connector.check_can_rsync()
+
+    def rsync(self, *args: Any, **kwargs: Any) -> bool:
+        """Run the controller's rsync towards this host (``files.rsync``)."""
+        return bool(self._ensure_connected().rsync(*args, **kwargs))
+
     def get_temp_filename(
         self,
         hash_key: str | None = None,

@@ -427,7 +427,15 @@ class _Executor:
                 return False, CommandOutput([OutputLine("stderr", text)], exit_code=1)
             ok = result is not False
             return ok, CommandOutput([], exit_code=0 if ok else 1)
-        raise OperationError(f"{self.meta.operation} yielded an unsupported command: {command!r}")
+        # RsyncCommand and commands of plugins: they run themselves (pyinfra 3.x protocol).
+        for key in ("_success_exit_codes", "_stdin", "_get_pty"):
+            kwargs.pop(key, None)
+        try:
+            result = command.execute(self.state, host, kwargs)
+        except (PyinfraError, OSError, NotImplementedError) as exc:
+            return False, CommandOutput([OutputLine("stderr", str(exc))], exit_code=1)
+        ok = result is not False
+        return ok, CommandOutput([], exit_code=0 if ok else 1)
 
 
 def _describe(command: Any) -> str:

@@ -107,6 +107,12 @@ def host_to_connector_data(
     return out
 
 
+_NO_RSYNC = (
+    "the {name} connector cannot run rsync (only the ssh and local connectors can): "
+    "use files.sync for this host"
+)
+
+
 class BaseConnector(abc.ABC):
     """Base class of every connector.
 
@@ -174,7 +180,8 @@ class BaseConnector(abc.ABC):
         """Download a file into a path or IO object; return success."""
 
     def check_can_rsync(self) -> None:
-        raise NotImplementedError(f"the {type(self).__name__} connector does not support rsync")
+        """Raise ``NotImplementedError`` saying why ``files.rsync`` cannot run here."""
+        raise NotImplementedError(_NO_RSYNC.format(name=type(self).__name__))
 
     def rsync(
         self,
@@ -185,7 +192,7 @@ class BaseConnector(abc.ABC):
         print_input: bool = False,
         **arguments: Unpack[ConnectorArguments],
     ) -> bool:
-        raise NotImplementedError(f"the {type(self).__name__} connector does not support rsync")
+        raise NotImplementedError(_NO_RSYNC.format(name=type(self).__name__))
 
     # Context-manager support: ``with connector: ...`` connects and disconnects.
     def __enter__(self) -> BaseConnector:

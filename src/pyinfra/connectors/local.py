@@ -61,3 +61,15 @@ class LocalConnector(ExecutionConnector):
             while chunk := source.read(1 << 20):
                 write(chunk)
         return True
+
+    # files.rsync: the local rsync binary (pyinfra.connectors.rsync)
+    def check_can_rsync(self) -> None:
+        from pyinfra.connectors import rsync
+
+        rsync.check_local(self)
+
+    def rsync(self, src: str, dest: str, flags: Any, print_output: bool = False,
+              print_input: bool = False, **arguments: Any) -> bool:  # fmt: skip
+        from pyinfra.connectors import rsync
+
+        return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)

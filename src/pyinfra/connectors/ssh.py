@@ -309,5 +309,17 @@ class SSHConnector(ExecutionConnector):
             if forward in self._forwards:
                 self._forwards.remove(forward)
 
+    # files.rsync: OpenSSH's rsync with this host's settings (pyinfra.connectors.rsync)
+    def check_can_rsync(self) -> None:
+        from pyinfra.connectors import rsync
+
+        rsync.check_ssh(self)
+
+    def rsync(self, src: str, dest: str, flags: Any, print_output: bool = False,
+              print_input: bool = False, **arguments: Any) -> bool:  # fmt: skip
+        from pyinfra.connectors import rsync
+
+        return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)
+
 
 __all__ = ["SSHConnector", "SSHConnectorData", "PortForward"]
