@@ -275,6 +275,12 @@ def test_cli_adapters(api: Any, tmp_path: Path, capsys: pytest.CaptureFixture[st
     print_results(state)
     out = capsys.readouterr().out
     assert "plan me" in out and "1 (@local)" in out and "Grand total" in out
-    setup_logging(logging.INFO)
-    logging.getLogger("pyinfra").info("visible message")
-    assert "visible message" in capsys.readouterr().out
+    logger = logging.getLogger("pyinfra")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    try:
+        setup_logging(logging.INFO)
+        logger.info("visible message")
+        assert "visible message" in capsys.readouterr().out
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.propagate, logger.level = saved[1], saved[2]
