@@ -17,7 +17,7 @@ from pyinfra.api.facts import get_host_fact
 from pyinfra.api.host import Host
 from pyinfra.api.parallel import connect_all, disconnect_all, run_on_hosts
 from pyinfra.api.state import State
-from pyinfra.connectors.execloop import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes
 from pyinfra_cli.deployview import DeployView, operations_table
 from pyinfra_cli.inventory import make_inventory, select_hosts
 from pyinfra_cli.operations import (

@@ -29,7 +29,7 @@ DEMO_MODULE = '''
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
 from pyinfra.connectors.local import LocalConnector
-from pyinfra.connectors.localprocess import LocalProcess
+from pyinfra.connectors._runner.local import LocalProcess
 
 
 class DemoConnector(LocalConnector):

@@ -19,7 +19,7 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import AuthenticationError, ConnectError, ConnectorDataTypeError
 from pyinfra.connectors.ssh import SSHConnector
-from pyinfra.connectors.sshconnect import backoff_delay
+from pyinfra.connectors.ssh.connect import backoff_delay
 from tests.targets.sshd import SSHServer, free_port, generate_client_key
 from tests.targets.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
 
@@ -55,7 +55,7 @@ def test_plain_names_use_ssh_and_default_hostname() -> None:
 
 
 def test_data_keys_are_typed_and_described() -> None:
-    from pyinfra.connectors.sshsettings import SSH_DATA_META, SSHConnectorData
+    from pyinfra.connectors.ssh.settings import SSH_DATA_META, SSHConnectorData
 
     seed_keys = {
         "ssh_hostname", "ssh_port", "ssh_user", "ssh_password", "ssh_key", "ssh_key_password",

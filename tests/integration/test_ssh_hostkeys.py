@@ -10,7 +10,7 @@ import paramiko
 import pytest
 
 from pyinfra.api.exceptions import HostKeyError
-from pyinfra.connectors.sshhostkeys import fingerprint
+from pyinfra.connectors.ssh.hostkeys import fingerprint
 from tests.targets.sshd import generate_client_key
 from tests.targets.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture
 

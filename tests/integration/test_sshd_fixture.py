@@ -1,5 +1,5 @@
 """The real-sshd fixture works: key, passphrase, password, sudo and sftp logins with plain
-paramiko, and host-key checking (``pyinfra.connectors.sshhostkeys``) against it."""
+paramiko, and host-key checking (``pyinfra.connectors.ssh.hostkeys``) against it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import paramiko
 import pytest
 
 from pyinfra.api.exceptions import HostKeyError
-from pyinfra.connectors.sshhostkeys import HostKeyPolicy, fingerprint
+from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy, fingerprint
 from tests.targets.sshd import (
     SSHServer,
     ensure_user,

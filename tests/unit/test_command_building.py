@@ -8,7 +8,7 @@ import pytest
 
 from pyinfra.api import Config, Inventory, MaskString, QuoteString, State, StringCommand
 from pyinfra.api.exceptions import OperationValueError
-from pyinfra.connectors.unixcommand import build_unix_command
+from pyinfra.connectors._runner.command import build_unix_command
 from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
 
 INJECTIONS = [

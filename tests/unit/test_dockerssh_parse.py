@@ -8,8 +8,8 @@ import pytest
 
 from pyinfra.api import Inventory
 from pyinfra.api.exceptions import InventoryError
+from pyinfra.connectors.docker.address import ssh_address
 from pyinfra.connectors.dockerssh import DockerSSHConnector
-from pyinfra.connectors.dockersshaddr import ssh_address
 
 
 def _names(arg: str | None) -> list[tuple[str, dict[str, Any], list[str]]]:

@@ -24,7 +24,7 @@ from pyinfra.api.exceptions import DeployError, PyinfraError
 from pyinfra.api.operation import HostOperationFailed, register_stop_frame
 from pyinfra.api.parallel import pool_size
 from pyinfra.api.scheduler import RunStopped, Scheduler
-from pyinfra.connectors.execloop import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

@@ -30,13 +30,13 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from pyinfra.api.exceptions import ConnectError, TransferError
+from pyinfra.connectors._runner.argv import command_argv
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.loop import Process
+from pyinfra.connectors._runner.transfer import DownloadTarget, replace_local_file
 from pyinfra.connectors.base import ConnectorData, DataMeta
 from pyinfra.connectors.chrootpath import resolve_in_root
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
 
 _ESCALATION_KEYS = ("_sudo", "_su_user", "_doas", "_chdir")
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

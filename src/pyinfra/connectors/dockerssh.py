@@ -39,17 +39,17 @@ from pyinfra.api.exceptions import (
     HostKeyError,
     InventoryError,
 )
+from pyinfra.connectors._runner.argv import command_argv
+from pyinfra.connectors._runner.loop import Process
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.docker import DOCKER_DATA_META, DockerConnectorData
-from pyinfra.connectors.dockerapi import EngineClient, docker_endpoint, quote_path
-from pyinfra.connectors.dockerremote import RemoteEngine
-from pyinfra.connectors.dockersshaddr import ssh_address
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors.docker.address import ssh_address
+from pyinfra.connectors.docker.api import EngineClient, docker_endpoint, quote_path
+from pyinfra.connectors.docker.connector import DOCKER_DATA_META, DockerConnectorData
+from pyinfra.connectors.docker.remote import RemoteEngine
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.output import CommandOutput, OutputLine
-from pyinfra.connectors.ssh import SSHConnector
-from pyinfra.connectors.sshsettings import SSH_DATA_META, SSHConnectorData, SSHSettings
+from pyinfra.connectors.ssh.connector import SSHConnector
+from pyinfra.connectors.ssh.settings import SSH_DATA_META, SSHConnectorData, SSHSettings
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

@@ -16,10 +16,9 @@ from typing_extensions import Unpack
 from pyinfra.api.arguments import ConnectorArguments, resolve_connector_arguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import TransferError
-from pyinfra.connectors.base import BaseConnector
-from pyinfra.connectors.execloop import Process, run_process
-from pyinfra.connectors.output import CommandOutput
-from pyinfra.connectors.transfer import (
+from pyinfra.connectors._runner.command import build_unix_command
+from pyinfra.connectors._runner.loop import Process, run_process
+from pyinfra.connectors._runner.transfer import (
     DownloadTarget,
     download_command,
     new_upload_token,
@@ -27,7 +26,8 @@ from pyinfra.connectors.transfer import (
     upload_cleanup_command,
     upload_command,
 )
-from pyinfra.connectors.unixcommand import build_unix_command
+from pyinfra.connectors.base import BaseConnector
+from pyinfra.connectors.output import CommandOutput
 from pyinfra.connectors.util import (
     _stdin_bytes,
     execute_command_with_sudo_retry,

@@ -28,10 +28,10 @@ from typing_extensions import Unpack
 from pyinfra.api.arguments import ConnectorArguments, resolve_connector_arguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import InventoryError, TransferError
+from pyinfra.connectors._runner.command import make_unix_command
+from pyinfra.connectors._runner.transfer import DownloadTarget, open_upload_source
 from pyinfra.connectors.base import BaseConnector, DataMeta
 from pyinfra.connectors.output import CommandOutput, OutputLine
-from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
-from pyinfra.connectors.unixcommand import make_unix_command
 from pyinfra.connectors.util import _stdin_bytes, extract_control_arguments, log_command
 
 Handler = Callable[["FakeCall"], "tuple[int, str, str] | None"]

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from pyinfra.api.exceptions import InventoryError, TransferError
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.loop import Process
+from pyinfra.connectors._runner.transfer import DownloadTarget, replace_local_file
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
 
 _ESCALATION_KEYS = ("_sudo", "_su_user", "_doas")
 

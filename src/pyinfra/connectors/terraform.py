@@ -27,9 +27,9 @@ from typing_extensions import TypedDict
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.hostlist import entries_from_value
-from pyinfra.connectors.inventoryonly import InventoryOnlyConnector
-from pyinfra.connectors.localtool import find_tool, run_tool
+from pyinfra.connectors.inventory.base import InventoryOnlyConnector
+from pyinfra.connectors.inventory.hostlist import entries_from_value
+from pyinfra.connectors.inventory.tool import find_tool, run_tool
 
 DEFAULT_KEY = "pyinfra_inventory.value"
 DIR_ENV = "PYINFRA_TERRAFORM_DIR"

@@ -12,15 +12,15 @@ from pyinfra.api.arguments import (
     resolve_connector_arguments,
 )
 from pyinfra.api.command import StringCommand
-from pyinfra.connectors.execloop import LineCallback, kill_all_processes, run_process
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.output import CommandOutput, OutputLine, split_combined_output
-from pyinfra.connectors.unixcommand import (
+from pyinfra.connectors._runner.command import (
     SUDO_PASSWORD_REQUIRED,
     Escalation,
     build_unix_command,
     make_unix_command,
 )
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.loop import LineCallback, kill_all_processes, run_process
+from pyinfra.connectors.output import CommandOutput, OutputLine, split_combined_output
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

@@ -32,9 +32,9 @@ from typing_extensions import TypedDict
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.inventoryonly import InventoryOnlyConnector
-from pyinfra.connectors.localtool import find_tool, run_tool
-from pyinfra.connectors.vagrantparse import (
+from pyinfra.connectors.inventory.base import InventoryOnlyConnector
+from pyinfra.connectors.inventory.tool import find_tool, run_tool
+from pyinfra.connectors.inventory.vagrantparse import (
     MachineStatus,
     SSHConfigEntry,
     parse_ssh_config,

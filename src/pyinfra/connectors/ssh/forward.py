@@ -19,7 +19,7 @@ from typing import Any
 import paramiko
 
 from pyinfra.api.exceptions import ConnectError
-from pyinfra.connectors.sshprocess import send_eof
+from pyinfra.connectors.ssh.process import send_eof
 
 logger = logging.getLogger("pyinfra")
 _CHUNK = 65536

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import paramiko
 
-from pyinfra.connectors.sshprocess import send_eof
+from pyinfra.connectors.ssh.process import send_eof
 
 _CHUNK = 1 << 20
 

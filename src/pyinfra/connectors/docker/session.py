@@ -32,8 +32,8 @@ import shlex
 import threading
 from collections.abc import Callable
 
-from pyinfra.connectors.dockerapi import EngineClient
-from pyinfra.connectors.dockerexec import ExecProcess, kill_in_container
+from pyinfra.connectors.docker.api import EngineClient
+from pyinfra.connectors.docker.exec import ExecProcess, kill_in_container
 
 DRIVER_SCRIPT = r"""command -v setsid >/dev/null 2>&1 || exit 3
 exec 3>&2 2>/dev/null

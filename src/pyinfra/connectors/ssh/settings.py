@@ -3,7 +3,7 @@
 Precedence for every option: inventory data, then the host's ``ssh_config`` block
 (``ssh_config_file``, else ``~/.ssh/config``), then the built-in default. The keyword
 arguments in ``ssh_paramiko_connect_kwargs`` are applied last, on top of everything
-(see :mod:`pyinfra.connectors.sshconnect`).
+(see :mod:`pyinfra.connectors.ssh.connect`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing_extensions import TypedDict
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.sshconfig import JumpHost, SSHHostConfig, lookup_ssh_config
-from pyinfra.connectors.sshhostkeys import DEFAULT_KNOWN_HOSTS_FILE, normalise_policy
+from pyinfra.connectors.ssh.config import JumpHost, SSHHostConfig, lookup_ssh_config
+from pyinfra.connectors.ssh.hostkeys import DEFAULT_KNOWN_HOSTS_FILE, normalise_policy
 
 TransferProtocol = Literal["sftp", "scp"]
 TRANSFER_PROTOCOLS: tuple[str, ...] = ("sftp", "scp")

@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from pyinfra.api.exceptions import ConnectError, InventoryError
+from pyinfra.connectors._runner.argv import command_argv
+from pyinfra.connectors._runner.loop import Process
 from pyinfra.connectors.base import ConnectorData, DataMeta
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.dockerapi import (
+from pyinfra.connectors.docker.api import (
     Endpoint,
     EngineClient,
     EngineError,
@@ -37,9 +38,8 @@ from pyinfra.connectors.dockerapi import (
     podman_endpoint,
     quote_path,
 )
-from pyinfra.connectors.dockerexec import ExecProcess
-from pyinfra.connectors.dockersession import DriverSession, SessionUnavailable
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors.docker.exec import ExecProcess
+from pyinfra.connectors.docker.session import DriverSession, SessionUnavailable
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.output import CommandOutput
 

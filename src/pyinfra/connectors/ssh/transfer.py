@@ -36,11 +36,12 @@ import paramiko
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import TransferError
-from pyinfra.connectors.execloop import run_process
-from pyinfra.connectors.sshconnect import SSHConnection
-from pyinfra.connectors.sshprocess import SSHProcess, open_session
-from pyinfra.connectors.sshscp import SCPError, scp_download, scp_upload
-from pyinfra.connectors.sshsftp import (
+from pyinfra.connectors._runner.loop import run_process
+from pyinfra.connectors._runner.transfer import DownloadTarget, open_upload_source
+from pyinfra.connectors.ssh.connect import SSHConnection
+from pyinfra.connectors.ssh.process import SSHProcess, open_session
+from pyinfra.connectors.ssh.scp import SCPError, scp_download, scp_upload
+from pyinfra.connectors.ssh.sftp import (
     CHANNEL_WINDOW,
     NO_SUCH_FILE,
     O_CREAT,
@@ -53,10 +54,9 @@ from pyinfra.connectors.sshsftp import (
     SFTPError,
     SFTPSession,
 )
-from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
 
 if TYPE_CHECKING:
-    from pyinfra.connectors.ssh import SSHConnector
+    from pyinfra.connectors.ssh.connector import SSHConnector
 
 logger = logging.getLogger("pyinfra")
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError
-from pyinfra.connectors.dockerexec import FIND_SCRIPT, KILL_SCRIPT, TOKEN_VAR
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors._runner.loop import Process
+from pyinfra.connectors.docker.exec import FIND_SCRIPT, KILL_SCRIPT, TOKEN_VAR
 from pyinfra.connectors.output import CommandOutput
-from pyinfra.connectors.ssh import SSHConnector
+from pyinfra.connectors.ssh.connector import SSHConnector
 
 logger = logging.getLogger("pyinfra")
 

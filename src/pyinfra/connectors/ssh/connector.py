@@ -28,20 +28,20 @@ from typing_extensions import Unpack
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError, InventoryError
-from pyinfra.connectors.execloop import Process, run_process
+from pyinfra.connectors._runner.command import build_unix_command
+from pyinfra.connectors._runner.loop import Process, run_process
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.output import CommandOutput, OutputLine
-from pyinfra.connectors.sshconnect import SSHConnection, open_connection
-from pyinfra.connectors.sshforward import PortForward
-from pyinfra.connectors.sshprocess import KILL_SCRIPT, SSHProcess
-from pyinfra.connectors.sshsettings import (
+from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
+from pyinfra.connectors.ssh.forward import PortForward
+from pyinfra.connectors.ssh.process import KILL_SCRIPT, SSHProcess
+from pyinfra.connectors.ssh.settings import (
     SSH_DATA_META,
     SSHConnectorData,
     SSHSettings,
     resolve_settings,
 )
-from pyinfra.connectors.sshtransfer import SSHFileTransfer
-from pyinfra.connectors.unixcommand import build_unix_command
+from pyinfra.connectors.ssh.transfer import SSHFileTransfer
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pyinfra.connectors.dockerapi import EngineClient, EngineError, quote_path
+from pyinfra.connectors.docker.api import EngineClient, EngineError, quote_path
 
 TOKEN_VAR = "PYINFRA_EXEC_TOKEN"
 _CHUNK = 1 << 16

@@ -34,8 +34,8 @@ from pyinfra.api.exceptions import (
     HostKeyError,
     PyinfraError,
 )
-from pyinfra.connectors.sshhostkeys import HostKeyPolicy
-from pyinfra.connectors.sshsettings import SSHSettings, jump_settings
+from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy
+from pyinfra.connectors.ssh.settings import SSHSettings, jump_settings
 
 logger = logging.getLogger("pyinfra")
 

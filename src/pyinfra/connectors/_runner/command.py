@@ -15,7 +15,7 @@ from typing import Any
 
 from pyinfra.api.command import MaskString, QuoteString, StringCommand
 from pyinfra.api.exceptions import OperationValueError
-from pyinfra.connectors.execloop import READY_MARKER, Responder
+from pyinfra.connectors._runner.loop import READY_MARKER, Responder
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SUDO_REFUSED = "pyinfra: sudo refused the password (wrong sudo password?)"
