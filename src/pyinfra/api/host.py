@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from pyinfra.api.arguments import ARGUMENT_META, ResolvedArguments
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 
 if TYPE_CHECKING:
@@ -216,6 +217,13 @@ class Host:
         return self.connector
 
     # Pass-throughs ---------------------------------------------------------
+    # The operation layer's way to the connector: the arguments of the call are resolved
+    # here (the call's, then this host's data, then the run's Config: --sudo...), so a
+    # connector builds exactly from what it receives.
+
+    def _resolve_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        others = {k: v for k, v in arguments.items() if k not in ARGUMENT_META}
+        return {**others, **ResolvedArguments.for_host(self, arguments)}
 
     def run_shell_command(
         self,
@@ -226,7 +234,10 @@ class Host:
     ) -> tuple[bool, CommandOutput]:
         connector = self._ensure_connected()
         return connector.run_shell_command(
-            command, print_output=print_output, print_input=print_input, **arguments
+            command,
+            print_output=print_output,
+            print_input=print_input,
+            **self._resolve_arguments(arguments),
         )
 
     def put_file(
@@ -245,7 +256,7 @@ class Host:
             remote_temp_filename,
             print_output=print_output,
             print_input=print_input,
-            **arguments,
+            **self._resolve_arguments(arguments),
         )
 
     def get_file(
@@ -264,7 +275,7 @@ class Host:
             remote_temp_filename,
             print_output=print_output,
             print_input=print_input,
-            **arguments,
+            **self._resolve_arguments(arguments),
         )
 
     def get_temp_filename(

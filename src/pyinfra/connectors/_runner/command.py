@@ -9,35 +9,35 @@ from __future__ import annotations
 
 import re
 import secrets
-import shlex
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pyinfra.api.command import MaskString, QuoteString, StringCommand
 from pyinfra.api.exceptions import OperationValueError
-from pyinfra.connectors._runner.loop import READY_MARKER, Responder
+from pyinfra.connectors._runner.markers import READY_MARKER, SUDO_PROMPT_PREFIX
+from pyinfra.connectors._runner.process import Responder
+from pyinfra.connectors.output import PASSWORD_REFUSED, Failure
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SUDO_REFUSED = "pyinfra: sudo refused the password (wrong sudo password?)"
-SU_REFUSED = "pyinfra: su refused the password (wrong su password?)"
-SUDO_PASSWORD_REQUIRED = (
-    "sudo: a password is required",
-    "sudo: a terminal is required",
-    "sudo: no tty present",
-)
+SUDO_REFUSED = Failure(PASSWORD_REFUSED, "sudo refused the password (wrong sudo password?)")
+SU_REFUSED = Failure(PASSWORD_REFUSED, "su refused the password (wrong su password?)")
+_SU_PROMPT = re.compile(rb"(?:^|\n)[^\n]*[Pp]assword: ?$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Escalation:
-    """A built command plus the secrets to answer on its stdin (never in the argv)."""
+    """A built command plus its secret channel: the answers to give on its stdin
+    (never in the argv), whether stdin must wait for :data:`READY_MARKER`, and whether
+    it needs a terminal (``su`` reads its password from one)."""
 
     command: StringCommand
-    responders: list[Responder] = field(default_factory=list)
+    responders: tuple[Responder, ...] = ()
     wait_for_ready: bool = False
     needs_pty: bool = False
 
 
-def _get(arguments: dict[str, Any], name: str, default: Any = None) -> Any:
+def _get(arguments: Mapping[str, Any], name: str, default: Any = None) -> Any:
     if f"_{name}" in arguments:
         return arguments[f"_{name}"]
     return arguments.get(name, default)
@@ -68,11 +68,11 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
     doas_user: str | None = _get(arguments, "doas_user")
     if isinstance(sudo_password, bool):  # pyinfra 3.x passes True/False here
         sudo_password = None
-    for label, user in (("sudo_user", sudo_user), ("su_user", su_user),
-                        ("doas_user", doas_user)):
+    for label, user in (("sudo_user", sudo_user), ("su_user", su_user), ("doas_user", doas_user)):
         if user is not None and (not str(user) or str(user).startswith("-")):
-            raise OperationValueError(f"invalid {label} {user!r}: a user name cannot be "
-                                      "empty or start with '-'")
+            raise OperationValueError(
+                f"invalid {label} {user!r}: a user name cannot be empty or start with '-'"
+            )
 
     cmd = _as_command(command)
     prefix: list[Any] = []
@@ -124,13 +124,11 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
         full = StringCommand(*su_bits)
         if su_password:
             needs_pty = True
-            responders.append(
-                Responder(re.compile(rb"(?:^|\n)[^\n]*[Pp]assword: ?$"), su_password, SU_REFUSED)
-            )
+            responders.append(Responder(_SU_PROMPT, su_password, SU_REFUSED))
     if sudo:
         sudo_bits: list[Any] = ["sudo", "-H"]
         if sudo_password:
-            marker = f"[pyinfra-sudo-{secrets.token_hex(8)}]"
+            marker = f"{SUDO_PROMPT_PREFIX}{secrets.token_hex(8)}]"
             sudo_bits += ["-S", "-p", QuoteString(marker)]
             responders.append(
                 Responder(re.compile(re.escape(marker.encode())), sudo_password, SUDO_REFUSED)
@@ -151,13 +149,9 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
         full = StringCommand(*doas_bits, full)
     if not escalating:
         wait_for_ready = False
-    return Escalation(full, responders, wait_for_ready and bool(responders), needs_pty)
+    return Escalation(full, tuple(responders), wait_for_ready and bool(responders), needs_pty)
 
 
 def make_unix_command(command: str | StringCommand, **arguments: Any) -> StringCommand:
     """The command as the target's shell will run it (passwords are not included)."""
     return build_unix_command(command, **arguments).command
-
-
-def quote(value: str) -> str:
-    return shlex.quote(value)

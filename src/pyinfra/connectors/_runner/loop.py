@@ -1,60 +1,29 @@
 """The one execution loop every connector uses.
 
 A connector only knows how to start a process on its target and move bytes; it wraps
-that in a :class:`Process`. :func:`run_process` then does everything else, the same
-way for every target: reads both output streams concurrently into ordered lines,
+that in a :class:`~.process.Process`. :func:`run_process` then does everything else, the
+same way for every target: reads both output streams concurrently into ordered lines,
 answers password prompts from a private channel, feeds stdin, enforces the timeout by
 killing the process, and builds the :class:`CommandOutput`.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import IO, Protocol
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
-from pyinfra.connectors.output import CommandOutput, OutputLine, decode_line
-
-
-class Process(Protocol):
-    """Transport primitives of one running command."""
-
-    has_stderr: bool  # False when stderr is merged into stdout (a pty)
-
-    def read_stdout(self) -> bytes:
-        """Block for the next chunk of stdout; ``b""`` at end of stream."""
-
-    def read_stderr(self) -> bytes:
-        """Block for the next chunk of stderr; ``b""`` at end of stream."""
-
-    def write_stdin(self, data: bytes) -> None: ...
-
-    def close_stdin(self) -> None: ...
-
-    def wait(self, timeout: float | None) -> int | None:
-        """Exit status, or ``None`` if still running after ``timeout`` seconds."""
-
-    def kill(self) -> None:
-        """Kill the command and everything it started. Safe to call twice."""
-
-
-@dataclass
-class Responder:
-    """Answer a prompt seen on an output stream with a secret, written to stdin.
-
-    The prompt text is removed from the output. ``once``: a second prompt means the
-    secret was refused; the process is then killed and ``refused_message`` recorded.
-    """
-
-    pattern: re.Pattern[bytes]
-    secret: str
-    refused_message: str
-    answered: bool = False
-    swallow_newline: bool = False
-
+from pyinfra.connectors._runner.markers import READY_MARKER
+from pyinfra.connectors._runner.process import Process, Responder, process_failure
+from pyinfra.connectors.output import (
+    INPUT_FAILED,
+    TIMEOUT,
+    CommandOutput,
+    Failure,
+    OutputLine,
+    decode_line,
+)
 
 LineCallback = Callable[[OutputLine], None]
 StdinData = bytes | IO[bytes] | None
@@ -142,20 +111,55 @@ class _StdinFeeder:
                 self.error = exc
 
 
-READY_MARKER = b"\x1b]pyinfra-ready\x07"
+class _Prompts:
+    """Answers password prompts: each responder once; a second prompt is a refusal."""
+
+    def __init__(
+        self, responders: Sequence[Responder], feeder: _StdinFeeder, process: Process
+    ) -> None:
+        self.responders = list(responders)
+        self.feeder = feeder
+        self.process = process
+        self.answered: set[int] = set()
+        self.refusals: list[Failure] = []
+        self.lock = threading.Lock()
+
+    def answer(self, pending: bytes) -> tuple[bytes, bool]:
+        """``pending`` without the prompts it held, and whether one was answered now."""
+        answered_now = False
+        for index, responder in enumerate(self.responders):
+            match = responder.pattern.search(pending)
+            if match is None:
+                continue
+            pending = pending[: match.start()] + pending[match.end() :]
+            with self.lock:
+                refused = index in self.answered
+                self.answered.add(index)
+                if refused:
+                    self.refusals.append(responder.refused)
+            if refused:
+                self.process.kill()
+                continue
+            answered_now = True
+            try:
+                self.feeder.send_secret(responder.secret)
+            except OSError:
+                pass
+            if not self.feeder.wait_for_ready:
+                self.feeder.send_data_soon()
+        return pending, answered_now
 
 
 def _reader(
     read: Callable[[], bytes],
     buffer_name: str,
     collector: _Collector,
-    responders: list[Responder],
+    prompts: _Prompts,
     feeder: _StdinFeeder,
-    failure: list[str],
-    process: Process,
-    sink: Callable[[bytes], None] | None = None,
+    sink: Callable[[bytes], Any] | None = None,
 ) -> None:
     pending = b""
+    swallow_newline = False
     while True:
         try:
             chunk = read()
@@ -167,19 +171,22 @@ def _reader(
             sink(chunk)
             continue
         pending += chunk
-        if responders:
-            pending = _answer_prompts(pending, responders, feeder, failure, process)
-            for responder in responders:
-                if responder.swallow_newline and pending:
-                    # the newline a terminal prints after a hidden password entry
-                    responder.swallow_newline = False
-                    for newline in (b"\r\n", b"\n"):
-                        if pending.startswith(newline):
-                            pending = pending[len(newline):]
-                            break
+        if prompts.responders:
+            pending, answered = prompts.answer(pending)
+            swallow_newline = swallow_newline or answered
+            if swallow_newline and pending:
+                # the newline a terminal prints after a hidden password entry
+                swallow_newline = False
+                for newline in (b"\r\n", b"\n"):
+                    if pending.startswith(newline):
+                        pending = pending[len(newline) :]
+                        break
         if READY_MARKER in pending:
-            pending = (pending.replace(READY_MARKER + b"\r\n", b"")
-                       .replace(READY_MARKER + b"\n", b"").replace(READY_MARKER, b""))
+            pending = (
+                pending.replace(READY_MARKER + b"\r\n", b"")
+                .replace(READY_MARKER + b"\n", b"")
+                .replace(READY_MARKER, b"")
+            )
             feeder.send_data_soon()
         if b"\n" in pending:
             *complete, pending = pending.split(b"\n")
@@ -189,54 +196,26 @@ def _reader(
         collector.add(buffer_name, pending)
 
 
-def _answer_prompts(
-    pending: bytes,
-    responders: list[Responder],
-    feeder: _StdinFeeder,
-    failure: list[str],
-    process: Process,
-) -> bytes:
-    for responder in responders:
-        match = responder.pattern.search(pending)
-        if match is None:
-            continue
-        pending = pending[: match.start()] + pending[match.end() :]
-        if responder.answered:
-            failure.append(responder.refused_message)
-            process.kill()
-            continue
-        responder.answered = True
-        responder.swallow_newline = True
-        try:
-            feeder.send_secret(responder.secret)
-        except OSError:
-            pass
-        if not feeder.wait_for_ready:
-            feeder.send_data_soon()
-    return pending
-
-
 def run_process(
     process: Process,
     *,
     stdin: StdinData = None,
     timeout: float | None = None,
-    success_exit_codes: tuple[int, ...] | list[int] | set[int] = (0,),
+    success_exit_codes: Sequence[int] | set[int] = (0,),
     on_line: LineCallback | None = None,
-    responders: list[Responder] | None = None,
+    responders: Sequence[Responder] = (),
     wait_for_ready: bool = False,
-    stdout_sink: Callable[[bytes], None] | None = None,
+    stdout_sink: Callable[[bytes], Any] | None = None,
 ) -> tuple[bool, CommandOutput]:
     """Drive ``process`` to completion and return ``(success, CommandOutput)``.
 
-    ``wait_for_ready``: the command prints :data:`READY_MARKER` once escalation is
-    done; stdin data is held back until then, so that it can never be mistaken for
-    a password (and a password can never reach the command).
+    ``wait_for_ready``: the command prints :data:`~.markers.READY_MARKER` once
+    escalation is done; stdin data is held back until then, so that it can never be
+    mistaken for a password (and a password can never reach the command).
     """
-    responders = responders or []
     collector = _Collector(on_line)
-    failure: list[str] = []
     feeder = _StdinFeeder(process, stdin, wait_for_ready)
+    prompts = _Prompts(responders, feeder, process)
     with _live_lock:
         _live.add(process)
     threads: list[threading.Thread] = []
@@ -248,7 +227,7 @@ def run_process(
             sink = stdout_sink if name == "stdout" else None
             thread = threading.Thread(
                 target=_reader,
-                args=(read, name, collector, responders, feeder, failure, process, sink),
+                args=(read, name, collector, prompts, feeder, sink),
                 daemon=True,
                 name=f"pyinfra-{name}",
             )
@@ -285,24 +264,37 @@ def run_process(
     output = CommandOutput(collector.lines, exit_code=exit_code, timed_out=timed_out)
     if timed_out:
         elapsed = time.monotonic() - started
-        output.combined_lines.append(
-            OutputLine(
-                "stderr",
-                f"pyinfra: command timed out after {_fmt_secs(timeout)} s "
-                f"and was killed (ran {elapsed:.1f} s)",
-            )
+        output.fail(
+            TIMEOUT,
+            f"command timed out after {_fmt_secs(timeout)} s and was killed (ran {elapsed:.1f} s)",
         )
         return False, output
-    if feeder.source_error:
-        failure.append(f"pyinfra: {feeder.source_error}")
-    for message in failure:
-        output.combined_lines.append(OutputLine("stderr", message))
-    if failure:
+    if prompts.refusals:
+        output.failure = prompts.refusals[0]
         return False, output
-    return exit_code in success_exit_codes, output
+    if feeder.source_error:
+        output.fail(INPUT_FAILED, feeder.source_error)
+        return False, output
+    ok = exit_code in success_exit_codes
+    if not ok:
+        output.failure = process_failure(process, output)
+    return ok, output
 
 
 def _fmt_secs(value: float | None) -> str:
     if value is None:
         return "?"
     return f"{value:g}"
+
+
+def stdin_bytes(stdin: Any) -> bytes | None:
+    """The ``_stdin`` argument as bytes: a string, bytes, or lines (a newline is added
+    to each line that has none)."""
+    if stdin is None:
+        return None
+    if isinstance(stdin, bytes):
+        return stdin
+    if isinstance(stdin, str):
+        return stdin.encode()
+    lines = [line.encode() if isinstance(line, str) else bytes(line) for line in stdin]
+    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)

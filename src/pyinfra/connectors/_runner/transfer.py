@@ -20,41 +20,7 @@ from typing import IO, Any
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import TransferError
-
-# $1 = destination, $2 = a random token naming the temp file (for cleanup after a kill),
-# $3 = the exact size. Reads the content on stdin; a short read (the sender died, the
-# stream was cut) never replaces the target.
-_UPLOAD_SCRIPT = r"""set -e
-dest=$1
-case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
-if [ ! -d "$dir" ]; then echo "pyinfra: directory $dir does not exist" >&2; exit 2; fi
-if [ -d "$dest" ]; then echo "pyinfra: $dest is a directory" >&2; exit 2; fi
-tmp=$(mktemp "$dir/.pyinfra-upload.$2.XXXXXX")
-trap 'rm -f "$tmp"' EXIT INT TERM HUP
-cat > "$tmp"
-got=$(( $(wc -c < "$tmp") ))
-if [ "$got" != "$3" ]; then
-  echo "pyinfra: upload incomplete: received $got of $3 bytes" >&2; exit 3
-fi
-if [ -e "$dest" ]; then
-  chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true
-  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
-else
-  m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp"
-fi
-mv -f "$tmp" "$dest"
-trap - EXIT INT TERM HUP
-"""
-
-_DOWNLOAD_SCRIPT = r"""if [ -d "$1" ]; then echo "pyinfra: $1 is a directory" >&2; exit 2; fi
-exec cat -- "$1"
-"""
-
-
-_CLEANUP_SCRIPT = r"""dest=$1
-case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
-rm -f -- "$dir/.pyinfra-upload.$2".*
-"""
+from pyinfra.connectors._runner.scripts import script
 
 
 def new_upload_token() -> str:
@@ -67,7 +33,7 @@ def upload_command(remote_filename: str, size: int, token: str | None = None) ->
     return StringCommand(
         "sh",
         "-c",
-        QuoteString(_UPLOAD_SCRIPT),
+        QuoteString(script("upload")),
         "pyinfra-upload",
         QuoteString(remote_filename),
         QuoteString(token or new_upload_token()),
@@ -80,7 +46,7 @@ def upload_cleanup_command(remote_filename: str, token: str) -> StringCommand:
     return StringCommand(
         "sh",
         "-c",
-        QuoteString(_CLEANUP_SCRIPT),
+        QuoteString(script("upload-cleanup")),
         "pyinfra-cleanup",
         QuoteString(remote_filename),
         QuoteString(token),
@@ -90,7 +56,11 @@ def upload_cleanup_command(remote_filename: str, token: str) -> StringCommand:
 def download_command(remote_filename: str) -> StringCommand:
     """Command that writes ``remote_filename`` to stdout."""
     return StringCommand(
-        "sh", "-c", QuoteString(_DOWNLOAD_SCRIPT), "pyinfra-download", QuoteString(remote_filename)
+        "sh",
+        "-c",
+        QuoteString(script("download")),
+        "pyinfra-download",
+        QuoteString(remote_filename),
     )
 
 

@@ -6,8 +6,8 @@ written raw; without a tty, stdout/stderr come back multiplexed in frames with a
 EOF. The exit status comes from ``GET /exec/ID/json`` once the stream has ended.
 
 Timeouts kill inside the container: every exec carries a random token in its
-environment. An exec process is a session leader (runc/crun call ``setsid``), so
-:data:`KILL_SCRIPT`, run as root in a second exec (:func:`kill_in_container`), stops
+environment. An exec process is a session leader (runc/crun call ``setsid``), so the
+``kill-token`` script, run as root in a second exec (:func:`kill_in_container`), stops
 and then kills every process that has the token or belongs to the session/process
 group led by one that has it (children under ``sudo`` lose the environment but keep
 the session). Zombies are skipped: they are not running.
@@ -25,52 +25,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pyinfra.connectors._runner.scripts import script
 from pyinfra.connectors.docker.api import EngineClient, EngineError, quote_path
+from pyinfra.connectors.output import CommandOutput, Failure
 
 TOKEN_VAR = "PYINFRA_EXEC_TOKEN"
 _CHUNK = 1 << 16
-
-# $1 = token. Find the processes of one exec and kill their sessions/groups (as root).
-# $1 = token: print the pids whose environment has it (readable: same uid, or root).
-FIND_SCRIPT = r"""t="PYINFRA_EXEC_TOKEN=$1"
-for d in /proc/[0-9]*; do
-  tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$t" && echo "${d#/proc/}"
-done
-exit 0
-"""
-
-# $1 = token, $2 = tag of a session driver (or -), $3... = pids found already. As root,
-# stop and kill every process that has the token, is a live child of the driver (its
-# current command), or whose session / process group is led by one of those pids.
-KILL_SCRIPT = r"""t="PYINFRA_EXEC_TOKEN=$1"; tag=$2; shift 2; me=$$; ids="$*"; drv=""
-if [ "$tag" != - ]; then
-  for d in /proc/[0-9]*; do
-    [ "${d#/proc/}" = "$me" ] && continue
-    case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"$tag"*) drv="$drv ${d#/proc/}";; esac
-  done
-fi
-n=0
-while [ $n -lt 20 ]; do
-  hits=""
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}; [ "$p" = "$me" ] && continue
-    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$t"; then ids="$ids $p"; fi
-  done
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}; [ "$p" = "$me" ] && continue
-    s=$(cat "$d/stat" 2>/dev/null) || continue; s=${s##*) }; set -- $s
-    [ "$1" = Z ] && continue
-    for x in $drv; do [ "$2" = "$x" ] && ids="$ids $p"; done
-    for i in $ids; do
-      if [ "$p" = "$i" ] || [ "$3" = "$i" ] || [ "$4" = "$i" ]; then hits="$hits $p"; break; fi
-    done
-  done
-  [ -z "$hits" ] && exit 0
-  kill -STOP $hits 2>/dev/null; kill -KILL $hits 2>/dev/null
-  n=$((n+1))
-done
-exit 1
-"""
 
 
 class ExecProcess:
@@ -86,7 +46,7 @@ class ExecProcess:
         user: str | None = None,
         env: list[str] | None = None,
         describe: str = "container",
-        on_dead: Callable[[float], str | None] | None = None,
+        on_dead: Callable[[float], Failure | None] | None = None,
     ) -> None:
         self.client = client
         self.container_id = container_id
@@ -149,18 +109,11 @@ class ExecProcess:
 
     def _finish(self) -> bytes:
         """End of the stream: fetch the exit status, then signal EOF on both streams."""
-        note = b""
         if not self._killed and not self._eof.is_set():
-            code = self._exit_status()
-            if self._on_dead is not None and (code < 0 or code >= 126):
-                message = self._on_dead(3.0 if code < 0 else 0.0)
-                if message:
-                    note = f"{message}\n".encode()
-        if note and self.has_stderr:
-            self._err.put(note)
+            self._exit_status()
         self._err.put(b"")
         self._eof.set()
-        return note if not self.has_stderr else b""
+        return b""
 
     def next_frame(self) -> tuple[int, bytes] | None:
         """The next ``(stream, payload)`` of a multiplexed stream; ``None`` at its end
@@ -268,15 +221,31 @@ class ExecProcess:
         with contextlib.suppress(OSError):
             self._sock.close()
 
+    def failure(self, output: CommandOutput) -> Failure | None:
+        """A command that ended with no status or 126+ may have lost its container."""
+        code = output.exit_code
+        if self._killed or self._on_dead is None or code is None or 0 <= code < 126:
+            return None
+        return self._on_dead(3.0 if code < 0 else 0.0)
 
-def _exec_output(client: EngineClient, container_id: str, argv: list[str], user: str) -> bytes:
+
+def _exec_output(
+    client: EngineClient, container_id: str, argv: list[str], user: str
+) -> tuple[int, bytes]:
+    """Run ``argv`` as ``user`` with no stdin; its exit status and stdout."""
     process = ExecProcess(client, container_id, argv, user=user)
     process.close_stdin()
     chunks = []
     while chunk := process.read_stdout():
         chunks.append(chunk)
+    code = process.wait(30)
     process.close()
-    return b"".join(chunks)
+    return (code if code is not None else -1), b"".join(chunks)
+
+
+def exec_status(client: EngineClient, container_id: str, argv: list[str], user: str) -> int:
+    """The exit status of ``argv`` run as ``user`` in the container."""
+    return _exec_output(client, container_id, argv, user)[0]
 
 
 def kill_in_container(
@@ -297,12 +266,20 @@ def kill_in_container(
     with contextlib.suppress(Exception):
         found: list[str] = [str(leader)] if leader else []
         if not found and user and user.split(":", 1)[0] not in ("0", "root"):
-            out = _exec_output(
-                client, container_id, ["sh", "-c", FIND_SCRIPT, "pyinfra-find", token], user
-            )
+            _, out = _exec_output(client, container_id, find_token_argv(token), user)
             found = [w for w in out.decode(errors="replace").split() if w.isdigit()]
-        argv = ["sh", "-c", KILL_SCRIPT, "pyinfra-kill", token, driver_tag or "-", *found]
-        _exec_output(client, container_id, argv, "0")
+        _exec_output(client, container_id, kill_token_argv(token, driver_tag, found), "0")
+
+
+def find_token_argv(token: str) -> list[str]:
+    """The command that prints the PIDs carrying the exec ``token`` (run as their user)."""
+    return ["sh", "-c", script("find-token"), "pyinfra-find", token]
+
+
+def kill_token_argv(token: str, driver_tag: str | None, found: list[str]) -> list[str]:
+    """The command (run as root) that kills a command by its token, the current child of
+    the session driver tagged ``driver_tag``, and the sessions of the ``found`` PIDs."""
+    return ["sh", "-c", script("kill-token"), "pyinfra-kill", token, driver_tag or "-", *found]
 
 
 def namespace_pid(host_pid: int) -> int | None:

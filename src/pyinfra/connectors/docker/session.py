@@ -3,7 +3,7 @@
 Starting an exec costs the engine ~30 ms (runc/crun join the container's namespaces
 and cgroups each time); forking inside a running shell costs ~1 ms. So, for commands
 that need no stdin and no terminal, the docker/podman connectors keep one exec open
-running :data:`DRIVER_SCRIPT` and send it one command at a time:
+running the ``session-driver`` script and send it one command at a time:
 
     TOKEN \\n COMMAND LINES... \\n TOKEN \\n
 
@@ -32,26 +32,11 @@ import shlex
 import threading
 from collections.abc import Callable
 
+from pyinfra.connectors._runner.markers import SESSION_READY
+from pyinfra.connectors._runner.scripts import script
 from pyinfra.connectors.docker.api import EngineClient
 from pyinfra.connectors.docker.exec import ExecProcess, kill_in_container
-
-DRIVER_SCRIPT = r"""command -v setsid >/dev/null 2>&1 || exit 3
-exec 3>&2 2>/dev/null
-printf 'pyinfra-session-ready\n'
-while IFS= read -r tok; do
-  cmd=
-  while IFS= read -r line; do
-    [ "$line" = "$tok" ] && break
-    cmd="$cmd$line
-"
-  done
-  (PYINFRA_EXEC_TOKEN=$tok; export PYINFRA_EXEC_TOKEN; eval "exec setsid $cmd") \
-    </dev/null 2>&3 3>&-
-  printf '%s:%s\n' "$tok" "$?"
-  printf '%s\n' "$tok" >&3
-done
-"""
-_READY = b"pyinfra-session-ready\n"
+from pyinfra.connectors.output import CommandOutput, Failure
 
 
 class SessionUnavailable(Exception):
@@ -59,14 +44,14 @@ class SessionUnavailable(Exception):
 
 
 class DriverSession:
-    """The long-lived exec running :data:`DRIVER_SCRIPT`; one command at a time."""
+    """The long-lived exec running the session driver; one command at a time."""
 
     def __init__(
         self,
         client: EngineClient,
         container_id: str,
         user: str | None,
-        on_dead: Callable[[float], str | None] | None = None,
+        on_dead: Callable[[float], Failure | None] | None = None,
     ) -> None:
         self.client = client
         self.user = user
@@ -78,10 +63,10 @@ class DriverSession:
         # command) by it, as root, whatever user the commands run as
         self.tag = f"pyinfra-session-{secrets.token_hex(8)}"
         self.proc = ExecProcess(
-            client, container_id, ["sh", "-c", DRIVER_SCRIPT, self.tag], user=user
+            client, container_id, ["sh", "-c", script("session-driver"), self.tag], user=user
         )
         seen = b""
-        while _READY not in seen:
+        while SESSION_READY not in seen:
             frame = self.proc.next_frame()
             if frame is None:
                 self.proc.close()
@@ -182,9 +167,6 @@ class SessionCommand:
             frame = self.session.proc.next_frame()
             if frame is None:  # the session ended (container stopped?)
                 self.session.broken = True
-                message = self.session.on_dead(3.0) if self.session.on_dead else None
-                if message:
-                    self._err.put(message.encode() + b"\n")
                 return self._finish(-1)
             stream, payload = frame
             if stream == 2:
@@ -221,6 +203,12 @@ class SessionCommand:
         if not self._done.wait(timeout):
             return None
         return self._exit_code
+
+    def failure(self, output: CommandOutput) -> Failure | None:
+        """A session that ended under its command may have lost its container."""
+        if self._killed or self._exit_code != -1 or self.session.on_dead is None:
+            return None
+        return self.session.on_dead(3.0)
 
     def kill(self) -> None:
         if self._killed or self._done.is_set():

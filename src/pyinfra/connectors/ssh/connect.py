@@ -42,6 +42,7 @@ logger = logging.getLogger("pyinfra")
 # Ciphers tried first: AES-GCM needs no separate MAC pass (fastest with AES-NI).
 _FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _WINDOW_SIZE = 4 * 1024 * 1024
+_OPEN_ATTEMPTS = 20
 
 
 class _QuickAckSocket(socket.socket):
@@ -70,7 +71,11 @@ class RetryableConnectError(ConnectError):
 
 @dataclass
 class SSHConnection:
-    """An authenticated transport plus whatever it runs through (jump hosts, proxy)."""
+    """An authenticated transport plus whatever it runs through (jump hosts, proxy).
+
+    Every channel of the host is opened by :meth:`open_channel`: commands
+    (:mod:`.process`), sftp and scp (:mod:`.transfer`).
+    """
 
     settings: SSHSettings
     client: paramiko.SSHClient
@@ -92,6 +97,29 @@ class SSHConnection:
     def active(self) -> bool:
         transport = self.client.get_transport()
         return transport is not None and bool(transport.is_active())
+
+    def open_channel(self, window_size: int | None = None) -> paramiko.Channel:
+        """A new session channel; waits a little when the server's MaxSessions is
+        reached. ``ConnectError`` when the server refuses it or the connection is gone."""
+        name, timeout = self.settings.name, self.settings.connect_timeout
+        transport = self.transport
+        delay = 0.02
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return transport.open_session(timeout=timeout, window_size=window_size)
+            except paramiko.ChannelException as exc:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise ConnectError(
+                        f"{name}: the SSH server refused a new session ({exc}): "
+                        "too many concurrent commands for its MaxSessions?"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(
+                    f"{name}: the SSH connection is lost ({exc or type(exc).__name__}): reconnect"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close the transport, then the proxy and the jump hosts (innermost first)."""

@@ -4,11 +4,12 @@ One paramiko transport per host for the whole run (``TCP_NODELAY``, keepalive), 
 channel per command, so commands from several threads run side by side safely.
 Everything about running a command (sudo/su, env, chdir, timeout, stdin, prompts)
 is the shared :class:`~pyinfra.connectors.execution.ExecutionConnector`; this module
-only starts processes on channels and moves files.
+starts processes on channels and picks how each file moves.
 
-Pieces: :mod:`.sshsettings` (data keys + ssh_config), :mod:`.sshconnect` (connect,
-proxies, auth, retries), :mod:`.sshprocess` (a command on a channel, and killing it),
-:mod:`.sshtransfer` (sftp/scp, escalated uploads), :mod:`.sshforward` (port forwarding).
+Files: as the login user through sftp/scp (:mod:`.transfer`); escalated to root by
+staging a private temp file that an escalated command installs; escalated to another
+user (who could not read the login user's private file) and escalated downloads through
+the escalated command's stdin/stdout: nothing is staged at all.
 
 Port forwarding::
 
@@ -23,58 +24,46 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import paramiko
-from typing_extensions import Unpack
 
-from pyinfra.api.arguments import ConnectorArguments
-from pyinfra.api.command import QuoteString, StringCommand
-from pyinfra.api.exceptions import ConnectError, InventoryError
-from pyinfra.connectors._runner.command import build_unix_command
-from pyinfra.connectors._runner.loop import Process, run_process
+from pyinfra.api.arguments import ResolvedArguments
+from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.output import CommandOutput, OutputLine
 from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
 from pyinfra.connectors.ssh.forward import PortForward
-from pyinfra.connectors.ssh.process import KILL_SCRIPT, SSHProcess
+from pyinfra.connectors.ssh.process import SSHProcess
 from pyinfra.connectors.ssh.settings import (
     SSH_DATA_META,
     SSHConnectorData,
     SSHSettings,
     resolve_settings,
 )
-from pyinfra.connectors.ssh.transfer import SSHFileTransfer
+from pyinfra.connectors.ssh.transfer import SSHFileTransfer, install_command
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
     from pyinfra.api.state import State
 
-# Escalation arguments reused to kill an escalated command's processes.
-_KILL_KEYS = (
-    "_sudo",
-    "_sudo_user",
-    "_sudo_password",
-    "_su_user",
-    "_su_password",
-    "_su_shell",
-    "_doas",
-    "_doas_user",
-)
-_KILL_TIMEOUT = 15.0
-
 
 class SSHConnector(ExecutionConnector):
-    """Connects to hosts over SSH with paramiko."""
+    """Connects to hosts over SSH with paramiko.
+
+    ``settings``: connect with these instead of the ones resolved from the host's data
+    and ssh_config (``@dockerssh/CONTAINER`` gives the container's address this way).
+    """
 
     handles_execution = True
     data_cls = SSHConnectorData
     data_meta = SSH_DATA_META
 
-    def __init__(self, state: State, host: Host) -> None:
+    def __init__(self, state: State, host: Host, settings: SSHSettings | None = None) -> None:
         super().__init__(state, host)
+        self._settings = settings
         self._lock = threading.RLock()
         self._connection: SSHConnection | None = None
         self._transfer: SSHFileTransfer | None = None
         self._forwards: list[PortForward] = []
-        self._local = threading.local()
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
@@ -86,6 +75,8 @@ class SSHConnector(ExecutionConnector):
 
     def settings(self) -> SSHSettings:
         """This host's connection settings (data, then ssh_config, then defaults)."""
+        if self._settings is not None:
+            return self._settings
         return resolve_settings(self.host.name, self.data, float(self.state.config.CONNECT_TIMEOUT))
 
     def connect(self) -> None:
@@ -95,7 +86,7 @@ class SSHConnector(ExecutionConnector):
             self._close_connection()
             connection = open_connection(self.settings())
             self._connection = connection
-            self._transfer = SSHFileTransfer(self, connection)
+            self._transfer = SSHFileTransfer(connection)
 
     def disconnect(self) -> None:
         with self._lock:
@@ -133,147 +124,41 @@ class SSHConnector(ExecutionConnector):
 
     # -- commands ------------------------------------------------------------------------
 
-    def start_process(self, command: str, get_pty: bool) -> Process:
+    def start_process(self, request: ProcessRequest) -> Process:
         connection = self.connection
-        arguments = dict(getattr(self._local, "arguments", None) or {})
-
-        def killer(pid: int) -> None:
-            self._kill_remote(connection, pid, self._kill_arguments(arguments))
-
-        return SSHProcess(
-            connection.transport,
-            command,
-            get_pty,
-            name=self.host.name,
-            timeout=connection.settings.connect_timeout,
-            forward_agent=connection.settings.forward_agent,
-            killer=killer,
-            login_sh=connection.login_shell == "sh",
-            on_login_shell=connection.learn_login_shell if connection.login_shell is None else None,
-        )
-
-    def _run(
-        self,
-        command: StringCommand | str,
-        print_output: bool,
-        print_input: bool,
-        arguments: dict[str, Any],
-        stdin: Any = None,
-        stdout_sink: Any = None,
-    ) -> tuple[bool, CommandOutput]:
-        previous = getattr(self._local, "arguments", None)
-        self._local.arguments = arguments
-        try:
-            ok, output = super()._run(
-                command, print_output, print_input, arguments, stdin, stdout_sink
-            )
-        finally:
-            self._local.arguments = previous
-        connection = self._connection
-        if not ok and connection is not None and not connection.active:
-            output.combined_lines.append(
-                OutputLine(
-                    "stderr",
-                    f"pyinfra: the SSH connection to {self.host.name} was lost during the command",
-                )
-            )
-        return ok, output
-
-    def _kill_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The escalation the command ran with, to kill its processes as their owner."""
-        resolved = self._resolve(dict(arguments))
-        out = {key: resolved.get(key) for key in _KILL_KEYS}
-        if out.get("_sudo") and not out.get("_sudo_password"):
-            asked = getattr(self.state, "_sudo_password", None)
-            if asked:
-                out["_sudo_password"] = asked
-        return out
-
-    def _kill_remote(self, connection: SSHConnection, pid: int, escalation: dict[str, Any]) -> None:
-        """Kill the process tree of ``pid`` on the target (as the user that owns it)."""
-        if not connection.active:
-            return
-        command = StringCommand(
-            "sh", "-c", QuoteString(KILL_SCRIPT), "pyinfra-kill", QuoteString(str(pid))
-        )
-        escalated = any(escalation.get(k) for k in ("_sudo", "_su_user", "_doas"))
-        if escalated:
-            built = build_unix_command(command, **{**escalation, "_shell_executable": None})
-            raw, responders, pty = built.command.get_raw_value(), built.responders, built.needs_pty
-        else:
-            raw, responders, pty = command.get_raw_value(), [], False
-        process = SSHProcess(
-            connection.transport,
-            raw,
-            pty,
-            name=self.host.name,
-            timeout=connection.settings.connect_timeout,
-        )
-        ok, output = run_process(process, timeout=_KILL_TIMEOUT, responders=responders)
-        if not ok:
-            raise ConnectError(
-                f"{self.host.name}: kill failed: {output.stderr or output.exit_code}"
-            )
+        return SSHProcess(connection, request, forward_agent=connection.settings.forward_agent)
 
     # -- files ---------------------------------------------------------------------------
 
-    def put_file(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
     ) -> bool:
-        return self.file_transfer.put(
-            filename_or_io, remote_filename, dict(arguments), print_output, print_input
-        )
+        user = arguments.target_user
+        if user is not None and user != "root":
+            return False  # streamed through the escalated command's stdin
+        transfer = self.file_transfer
+        if user is None:
+            transfer.put(filename_or_io, remote_filename)
+            return True
+        staged = transfer.stage(filename_or_io, arguments.temp_dir, remote_filename)
+        try:
+            ok, output = self.execute(install_command(staged, remote_filename), arguments)
+            if not ok:
+                raise TransferError(
+                    f"{self.host.name}: upload to {remote_filename} failed: "
+                    f"{output.failure_line()} (target left unchanged)"
+                )
+        finally:
+            transfer.remove_staged(staged)
+        return True
 
-    def get_file(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
     ) -> bool:
-        return self.file_transfer.get(
-            remote_filename, filename_or_io, dict(arguments), print_output, print_input
-        )
-
-    def stream_put_file(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        arguments: dict[str, Any],
-        print_output: bool = False,
-        print_input: bool = False,
-    ) -> bool:
-        """Upload through the (escalated) command's stdin: the generic path."""
-        return ExecutionConnector.put_file(
-            self, filename_or_io, remote_filename, None, print_output, print_input, **arguments
-        )
-
-    def stream_get_file(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        arguments: dict[str, Any],
-        print_output: bool = False,
-        print_input: bool = False,
-    ) -> bool:
-        """Download through the (escalated) command's stdout: the generic path."""
-        return ExecutionConnector.get_file(
-            self, remote_filename, filename_or_io, None, print_output, print_input, **arguments
-        )
-
-    def run_command(
-        self, command: StringCommand | str, arguments: dict[str, Any]
-    ) -> tuple[bool, CommandOutput]:
-        """Run a command with connector arguments (used by the file transfer)."""
-        return self._run(command, False, False, dict(arguments))
+        if arguments.escalates:
+            return False  # streamed through the escalated command's stdout
+        self.file_transfer.get(remote_filename, filename_or_io)
+        return True
 
     # -- port forwarding -----------------------------------------------------------------
 

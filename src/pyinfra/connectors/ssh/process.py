@@ -1,15 +1,16 @@
-"""One remote command on a paramiko channel, as an execloop ``Process``.
+"""One remote command on a paramiko channel, as a runner ``Process``.
 
-Every command gets its own session channel on the host's single transport. The
-command is started so that it can be killed for real: sshd makes the login shell the
+Every command gets its own session channel from :meth:`SSHConnection.open_channel`.
+The command is started so that it can be killed for real: sshd makes the login shell the
 leader of a new session and process group, and that shell first prints its PID (which
 is then also the process group id) behind a marker on stderr, before running the
 command. :class:`SSHProcess` strips the marker from the output and keeps the PID.
 
-``kill()`` then runs :data:`KILL_SCRIPT` over a second channel (escalated the same way
-as the command when it was run with sudo/su/doas, since its processes then belong to
-another user): it kills every process group of the command's process tree (a sudo with
+``kill()`` then runs the kill-tree script over a second channel, escalated exactly as
+the command's own :class:`ProcessRequest` says (its processes belong to the user it
+escalated to): it kills every process group of the command's process tree (a sudo with
 ``use_pty`` starts the command in a group of its own), then closes the channel.
+:func:`run_helper` runs a connector's own helper command as the login user.
 """
 
 from __future__ import annotations
@@ -18,40 +19,26 @@ import contextlib
 import logging
 import shlex
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import paramiko
 
+from pyinfra.api.arguments import ResolvedArguments
+from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError
+from pyinfra.connectors._runner.loop import run_process
+from pyinfra.connectors._runner.markers import PID_END, PID_PREFIX
+from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors._runner.scripts import script
+from pyinfra.connectors.output import CONNECTION_LOST, CommandOutput, Failure
+from pyinfra.connectors.ssh.connect import SSHConnection
 
 logger = logging.getLogger("pyinfra")
 
-PID_PREFIX = b"\x1b]pyinfra-pid;"
-PID_END = b"\x07"
 _CHUNK = 65536
 _MAX_HOLD = 65536  # bytes held back while looking for the PID marker
-_OPEN_ATTEMPTS = 20
-
-# $1: the login shell's PID = its process group. Kills every group in its process tree.
-KILL_SCRIPT = r"""root=$1
-groups=$(ps -e -o pid= -o ppid= -o pgid= 2>/dev/null | awk -v root="$root" '
-{ parent[$1] = $2; group[$1] = $3 }
-END {
-  tree[root] = 1
-  do {
-    grown = 0
-    for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grown = 1 }
-  } while (grown)
-  for (p in tree) if (p in group) print group[p]
-}' | sort -u)
-for g in "$root" $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
-kill -s KILL -- "$root" 2>/dev/null
-exit 0
-"""
-
-Killer = Callable[[int], None]
+KILL_TIMEOUT = 15.0
 
 
 def unwrap_sh(command: str) -> str | None:
@@ -83,29 +70,6 @@ def wrap_command(command: str, get_pty: bool, login_sh: bool = False) -> str:
     return "\n".join(lines)
 
 
-def open_session(
-    transport: paramiko.Transport, name: str, timeout: float, window_size: int | None = None
-) -> paramiko.Channel:
-    """A new session channel; waits a little when the server's MaxSessions is reached."""
-    delay = 0.02
-    for attempt in range(_OPEN_ATTEMPTS):
-        try:
-            return transport.open_session(timeout=timeout, window_size=window_size)
-        except paramiko.ChannelException as exc:
-            if attempt == _OPEN_ATTEMPTS - 1:
-                raise ConnectError(
-                    f"{name}: the SSH server refused a new session ({exc}): "
-                    "too many concurrent commands for its MaxSessions?"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise ConnectError(
-                f"{name}: the SSH connection is lost ({exc or type(exc).__name__}): reconnect"
-            ) from None
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def send_eof(channel: paramiko.Channel) -> None:
     """Send EOF on ``channel`` unless it is closed, atomically with respect to a CLOSE
     from the server.
@@ -133,48 +97,52 @@ def send_eof(channel: paramiko.Channel) -> None:
 
 
 class SSHProcess:
-    """A command running on its own channel (``exec`` request), optionally on a pty."""
+    """A command running on its own channel (``exec`` request), optionally on a pty.
+
+    ``kill_tree``: a kill reaches the command's whole process tree on the target (False
+    for the kill command itself: killing it only closes its channel)."""
 
     def __init__(
         self,
-        transport: paramiko.Transport,
-        command: str,
-        get_pty: bool = False,
+        connection: SSHConnection,
+        request: ProcessRequest,
         *,
-        name: str = "",
-        timeout: float = 10.0,
         forward_agent: bool = False,
-        killer: Killer | None = None,
-        login_sh: bool = False,
-        on_login_shell: Callable[[str], None] | None = None,
+        kill_tree: bool = True,
     ) -> None:
-        self.has_stderr = not get_pty
-        self.name = name
+        self.connection = connection
+        self.request = request
+        self.has_stderr = not request.pty
+        self.name = connection.settings.name
         self.pid: int | None = None
-        self._killer = killer
-        self._on_login_shell = on_login_shell
+        self._kill_tree = kill_tree
+        self._on_login_shell: Callable[[str], None] | None = (
+            connection.learn_login_shell if connection.login_shell is None else None
+        )
         self._killed = False
         self._lock = threading.Lock()
         self._pid_seen = threading.Event()
         self._stdin_open = threading.Event()  # a pty echoes until ``stty -echo`` ran
-        if not get_pty:
+        if not request.pty:
             self._stdin_open.set()
         self._hold = b""
         self._scanning = True
         self._stdin_closed = False
         self._last_byte = b"\n"
-        self._pty = get_pty
-        channel = open_session(transport, name, timeout)
+        self._pty = request.pty
+        channel = connection.open_channel()
         try:
             if forward_agent:
                 paramiko.agent.AgentRequestHandler(channel)
-            if get_pty:
+            if request.pty:
                 channel.get_pty(term="xterm", width=200, height=50)
-            channel.exec_command(wrap_command(command, get_pty, login_sh))
+            login_sh = connection.login_shell == "sh"
+            channel.exec_command(wrap_command(request.raw, request.pty, login_sh))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             channel.close()
             raise ConnectError(
-                f"{name}: the SSH server refused to run the command: {exc or type(exc).__name__}"
+                f"{self.name}: the SSH server refused to run the command: "
+                f"{exc or type(exc).__name__}"
             ) from None
         self.channel = channel
 
@@ -261,16 +229,16 @@ class SSHProcess:
         return int(self.channel.exit_status)
 
     def kill(self) -> None:
-        """Kill the remote process tree (through the killer), then close the channel."""
+        """Kill the remote process tree, then close the channel."""
         with self._lock:
             if self._killed:
                 return
             self._killed = True
         try:
-            if self._killer is not None and not self.channel.closed:
+            if self._kill_tree and not self.channel.closed:
                 self._pid_seen.wait(5.0)
                 if self.pid is not None:
-                    self._killer(self.pid)
+                    kill_process_tree(self.connection, self.pid, self.request.arguments)
         except Exception as exc:  # noqa: BLE001 - a failed kill must still close the channel
             logger.warning(
                 "%s: could not kill the remote command (pid %s): %s", self.name, self.pid, exc
@@ -282,3 +250,37 @@ class SSHProcess:
     def close(self) -> None:
         self._stdin_open.set()
         self.channel.close()
+
+    def failure(self, output: CommandOutput) -> Failure | None:
+        """A failed command on a connection that is gone failed because of that."""
+        if self.connection.active:
+            return None
+        return Failure(
+            CONNECTION_LOST, f"the SSH connection to {self.name} was lost during the command"
+        )
+
+
+def kill_process_tree(connection: SSHConnection, pid: int, arguments: ResolvedArguments) -> None:
+    """Kill the process tree of ``pid`` on the target, as the user the command ran as:
+    escalated with the same sudo/su/doas arguments (and secrets) it was started with."""
+    if not connection.active:
+        return
+    command = StringCommand("sh", "-c", QuoteString(script("kill-tree")), "pyinfra-kill", str(pid))
+    if arguments.escalates:
+        escalated = {**arguments.escalation, "_shell_executable": None, "_timeout": KILL_TIMEOUT}
+        request = ProcessRequest.build(command, ResolvedArguments.from_call(escalated))
+    else:
+        request = ProcessRequest.plain(command, KILL_TIMEOUT)
+    process = SSHProcess(connection, request, kill_tree=False)
+    ok, output = run_process(process, timeout=KILL_TIMEOUT, responders=request.responders)
+    if not ok:
+        raise ConnectError(f"{connection.settings.name}: kill failed: {output.failure_line()}")
+
+
+def run_helper(
+    connection: SSHConnection, command: str | StringCommand, timeout: float | None = None
+) -> tuple[bool, CommandOutput]:
+    """Run one of the connector's own helper commands (as it is, no escalation, no
+    stdin) on the connection, as the login user."""
+    request = ProcessRequest.plain(command, timeout)
+    return run_process(SSHProcess(connection, request), timeout=timeout)

@@ -13,8 +13,7 @@ import shlex
 from collections.abc import Callable
 from typing import IO, Any
 
-import paramiko
-
+from pyinfra.connectors.ssh.connect import SSHConnection
 from pyinfra.connectors.ssh.process import send_eof
 
 _CHUNK = 1 << 20
@@ -27,8 +26,8 @@ class SCPError(OSError):
 class _Channel:
     """Buffered reads on an exec channel running scp."""
 
-    def __init__(self, transport: paramiko.Transport, command: str, timeout: float) -> None:
-        self.channel = transport.open_session(timeout=timeout)
+    def __init__(self, connection: SSHConnection, command: str) -> None:
+        self.channel = connection.open_channel()
         self.channel.exec_command(command)
         self._buffer = bytearray()
 
@@ -88,15 +87,14 @@ class _Channel:
 
 
 def scp_upload(
-    transport: paramiko.Transport,
+    connection: SSHConnection,
     remote_path: str,
     source: IO[bytes],
     size: int,
     mode: int = 0o600,
-    timeout: float = 10.0,
 ) -> None:
     """Write ``size`` bytes from ``source`` to ``remote_path`` (created with ``mode``)."""
-    scp = _Channel(transport, f"scp -t -- {shlex.quote(remote_path)}", timeout)
+    scp = _Channel(connection, f"scp -t -- {shlex.quote(remote_path)}")
     try:
         scp.ack()
         name = remote_path.rstrip("/").rsplit("/", 1)[-1] or "file"
@@ -119,13 +117,12 @@ def scp_upload(
 
 
 def scp_download(
-    transport: paramiko.Transport,
+    connection: SSHConnection,
     remote_path: str,
     sink: Callable[[bytes], Any],
-    timeout: float = 10.0,
 ) -> int:
     """Stream ``remote_path`` into ``sink``; returns the number of bytes."""
-    scp = _Channel(transport, f"scp -f -- {shlex.quote(remote_path)}", timeout)
+    scp = _Channel(connection, f"scp -f -- {shlex.quote(remote_path)}")
     try:
         scp.channel.sendall(b"\0")
         header = scp.line()

@@ -1,45 +1,48 @@
-"""File transfer for the SSH connector: sftp (default) or scp, atomic and private.
+"""Moving file bytes over one SSH connection: sftp (default) or scp.
 
-Uploads (no escalation): the data goes to ``DIR/.pyinfra-upload.<random>`` next to the
-target, created with mode 600 (sftp: ``O_EXCL``), takes over the mode and owner of the
-file it replaces (new files: ``0666 & ~umask``), and is then renamed over the target in
-one step (``posix-rename@openssh.com``; scp: ``mv -f``): readers see the old or the new
-file, never a partial one. On any failure the temp file is removed and the target is
+The SSH connector decides *how* a file goes (:mod:`.connector`: plainly as the login
+user, staged and installed by an escalated command, or streamed through the escalated
+command itself); this module only moves the bytes, on the connection it is given, and
+never calls back into the connector.
+
+Plain uploads: the data goes to ``DIR/.pyinfra-upload.<random>`` next to the target,
+created with mode 600 (sftp: ``O_EXCL``), takes over the mode and owner of the file it
+replaces (new files: ``0666 & ~umask``), and is then renamed over the target in one step
+(``posix-rename@openssh.com``; scp: ``mv -f``): readers see the old or the new file,
+never a partial one. On any failure the temp file is removed and the target is
 untouched. (No fsync before the rename, like scp and rsync: it cost ~13% of upload
 throughput on disk, and ext4/xfs flush the data of a file renamed over another.)
 
-Uploads with ``_sudo``/``_su_user``/``_doas`` to root: the data goes to a private temp
-file in ``_temp_dir`` (mode 600, 128-bit random name, owned by the login user); an
-escalated script then copies it into a ``mktemp`` file in the target directory, takes
-over mode/owner and moves it into place as root; the temp file is removed by that
-script and again (as the login user) whatever happened. Escalation to another user
-(who could not read the login user's private file) and escalated downloads stream
-through the escalated command's stdin/stdout instead: nothing is staged at all.
+Staged uploads (:meth:`SSHFileTransfer.stage`): the data goes to a private temp file
+in the temp directory (mode 600, 128-bit random name, owned by the login user), for an
+escalated command to install.
 
-Downloads (no escalation): prefetched sftp reads (or ``scp -f``) into a local temp file
-that replaces the local target only once complete.
+Plain downloads: prefetched sftp reads (or ``scp -f``) into a local temp file that
+replaces the local target only once complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import posixpath
 import secrets
-import shutil
-import tempfile
 import threading
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import paramiko
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import TransferError
-from pyinfra.connectors._runner.loop import run_process
-from pyinfra.connectors._runner.transfer import DownloadTarget, open_upload_source
+from pyinfra.connectors._runner.scripts import script
+from pyinfra.connectors._runner.transfer import (
+    DownloadTarget,
+    open_sized_upload_source,
+    open_upload_source,
+)
 from pyinfra.connectors.ssh.connect import SSHConnection
-from pyinfra.connectors.ssh.process import SSHProcess, open_session
+from pyinfra.connectors.ssh.process import run_helper
 from pyinfra.connectors.ssh.scp import SCPError, scp_download, scp_upload
 from pyinfra.connectors.ssh.sftp import (
     CHANNEL_WINDOW,
@@ -55,43 +58,7 @@ from pyinfra.connectors.ssh.sftp import (
     SFTPSession,
 )
 
-if TYPE_CHECKING:
-    from pyinfra.connectors.ssh.connector import SSHConnector
-
 logger = logging.getLogger("pyinfra")
-
-_ESCALATION_KEYS = ("_sudo", "_su_user", "_doas")
-
-# $1 = private temp file (login user's), $2 = destination. Runs as root.
-_INSTALL_SCRIPT = r"""src=$1 dest=$2
-trap 'rm -f "$src"' EXIT INT TERM HUP
-case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
-if [ ! -d "$dir" ]; then echo "pyinfra: directory $dir does not exist" >&2; exit 2; fi
-if [ -d "$dest" ]; then echo "pyinfra: $dest is a directory" >&2; exit 2; fi
-tmp=$(mktemp "$dir/.pyinfra-upload.XXXXXXXXXX") || exit 1
-trap 'rm -f "$src" "$tmp"' EXIT INT TERM HUP
-cat -- "$src" > "$tmp" || exit 1
-if [ -e "$dest" ]; then
-  chmod "$(stat -c %a "$dest")" "$tmp" || exit 1
-  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
-else
-  m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp" || exit 1
-fi
-mv -f "$tmp" "$dest"
-"""
-
-# $1 = temp file (already next to the destination), $2 = destination. scp uploads.
-_FINISH_SCRIPT = r"""tmp=$1 dest=$2
-trap 'rm -f "$tmp"' EXIT INT TERM HUP
-if [ -d "$dest" ]; then echo "pyinfra: $dest is a directory" >&2; exit 2; fi
-if [ -e "$dest" ]; then
-  chmod "$(stat -c %a "$dest")" "$tmp" || exit 1
-  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
-else
-  m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp" || exit 1
-fi
-mv -f "$tmp" "$dest" && trap - EXIT INT TERM HUP
-"""
 
 
 class _SourceError(Exception):
@@ -114,36 +81,32 @@ class _Source:
         except OSError as exc:
             raise _SourceError(str(exc.strerror or exc)) from exc
 
+    def tell(self) -> int:
+        return self.handle.tell()
 
-def _target_user(arguments: dict[str, Any]) -> str | None:
-    """The user an escalated command ends up as (None: no escalation)."""
-    if arguments.get("_su_user"):
-        return str(arguments["_su_user"])
-    if arguments.get("_sudo"):
-        return str(arguments.get("_sudo_user") or "root")
-    if arguments.get("_doas"):
-        return str(arguments.get("_doas_user") or "root")
-    return None
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
 
 
-def _size_of(handle: IO[bytes]) -> int | None:
-    try:
-        position = handle.tell()
-        size = handle.seek(0, os.SEEK_END) - position
-        handle.seek(position)
-        return int(size)
-    except (OSError, ValueError, AttributeError):
-        return None
+def install_command(staged: str, remote: str) -> StringCommand:
+    """The command (to run escalated) that installs a staged upload at ``remote``."""
+    return StringCommand(
+        "sh",
+        "-c",
+        QuoteString(script("install-staged")),
+        "pyinfra-install",
+        QuoteString(staged),
+        QuoteString(remote),
+    )
 
 
 class SSHFileTransfer:
-    """put/get for one connection. One sftp session, opened on first use and reused;
-    transfers on the same host are serialised on it."""
+    """put/get/stage for one connection. One sftp session, opened on first use and
+    reused; transfers on the same host are serialised on it."""
 
-    def __init__(self, connector: SSHConnector, connection: SSHConnection) -> None:
-        self.connector = connector
+    def __init__(self, connection: SSHConnection) -> None:
         self.connection = connection
-        self.name = connector.host.name
+        self.name = connection.settings.name
         self.protocol = connection.settings.transfer_protocol
         self._lock = threading.Lock()
         self._sftp: SFTPSession | None = None
@@ -161,61 +124,53 @@ class SSHFileTransfer:
 
     # -- public --------------------------------------------------------------------------
 
-    def put(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        arguments: dict[str, Any],
-        print_output: bool = False,
-        print_input: bool = False,
-    ) -> bool:
-        arguments = {k: v for k, v in arguments.items() if k not in ("_stdin", "_get_pty")}
-        resolved = self.connector._resolve(arguments)
-        user = _target_user(resolved)
-        if user is not None and user != "root":
-            return self.connector.stream_put_file(
-                filename_or_io, remote_filename, arguments, print_output, print_input
-            )
-        with contextlib.ExitStack() as stack:
-            try:
-                handle = stack.enter_context(open_upload_source(filename_or_io))
-            except OSError as exc:
-                raise TransferError(
-                    f"{self.name}: cannot read upload source {filename_or_io!r}: "
-                    f"{exc.strerror or exc}"
-                ) from None
-            source = _Source(handle)
-            try:
-                if user is None:
-                    self._put_plain(source, remote_filename)
-                else:
-                    temp_dir = str(resolved.get("_temp_dir") or "/tmp")
-                    self._put_escalated(source, remote_filename, temp_dir, arguments)
-            except _SourceError as exc:
-                raise TransferError(
-                    f"{self.name}: reading upload source {filename_or_io!r} failed: {exc} "
-                    "(target left unchanged)"
-                ) from None
-            except SFTPError as exc:
-                raise self._fail(
-                    "upload to", remote_filename, f"{exc.strerror} (target left unchanged)"
-                ) from None
-        return True
+    def put(self, filename_or_io: str | IO[Any], remote: str) -> None:
+        """Upload to ``remote`` as the login user, atomically."""
+        with self._reading(filename_or_io, remote) as source:
+            directory = posixpath.dirname(remote) or "."
+            with self._lock:
+                sftp = self._session()
+                if sftp is None:
+                    self._put_scp(source, remote, directory)
+                    return
+                try:
+                    self._put_sftp(sftp, source, remote, directory)
+                except (paramiko.SSHException, EOFError) as exc:
+                    raise self._lost(exc) from None
 
-    def get(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        arguments: dict[str, Any],
-        print_output: bool = False,
-        print_input: bool = False,
-    ) -> bool:
-        arguments = {k: v for k, v in arguments.items() if k not in ("_stdin", "_get_pty")}
-        resolved = self.connector._resolve(arguments)
-        if _target_user(resolved) is not None:
-            return self.connector.stream_get_file(
-                remote_filename, filename_or_io, arguments, print_output, print_input
-            )
+    def stage(self, filename_or_io: str | IO[Any], temp_dir: str, remote: str) -> str:
+        """Upload into a new private file (mode 600) in ``temp_dir``; its path. The
+        caller installs it at ``remote`` and then calls :meth:`remove_staged`."""
+        staged = posixpath.join(temp_dir, f"pyinfra-upload-{secrets.token_hex(16)}")
+        try:
+            with self._reading(filename_or_io, remote) as source, self._lock:
+                sftp = self._session()
+                if sftp is None:
+                    try:
+                        self._scp_send(source, staged)
+                    except SCPError as exc:
+                        raise self._fail(
+                            "upload to", staged, f"{exc} (target left unchanged)"
+                        ) from None
+                else:
+                    self._stage_sftp(sftp, source, staged, temp_dir, remote)
+        except BaseException:
+            self.remove_staged(staged)
+            raise
+        return staged
+
+    def remove_staged(self, staged: str) -> None:
+        """Remove a staged file (the install command normally did already)."""
+        with self._lock:
+            sftp = self._sftp
+            if sftp is not None:
+                with contextlib.suppress(Exception):
+                    sftp.remove(staged)
+                return
+        self._remove_quietly(staged)
+
+    def get(self, remote: str, filename_or_io: str | IO[Any]) -> None:
+        """Download ``remote`` as the login user; a local path is replaced atomically."""
         target = DownloadTarget(filename_or_io)
         write = target.write
 
@@ -226,17 +181,52 @@ class SSHFileTransfer:
                 raise _SinkError(str(exc.strerror or exc)) from exc
 
         try:
-            self._get_plain(remote_filename, sink)
+            self._get_plain(remote, sink)
             target.commit()
         except _SinkError as exc:
             target.abort()
             raise self._fail(
-                "download of", remote_filename, f"writing to {filename_or_io!r} failed: {exc}"
+                "download of", remote, f"writing to {filename_or_io!r} failed: {exc}"
             ) from None
         except BaseException:
             target.abort()
             raise
-        return True
+
+    # -- sources and errors --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self, filename_or_io: str | IO[Any], remote: str) -> Iterator[_Source]:
+        """The upload source, with its failures and the sftp errors translated."""
+        try:
+            opened = open_upload_source(filename_or_io)
+            handle = opened.__enter__()
+        except OSError as exc:
+            raise TransferError(
+                f"{self.name}: cannot read upload source {filename_or_io!r}: {exc.strerror or exc}"
+            ) from None
+        with contextlib.ExitStack() as stack:
+            stack.push(opened)
+            try:
+                yield _Source(handle)
+            except _SourceError as exc:
+                raise TransferError(
+                    f"{self.name}: reading upload source {filename_or_io!r} failed: {exc} "
+                    "(target left unchanged)"
+                ) from None
+            except SFTPError as exc:
+                raise self._fail(
+                    "upload to", remote, f"{exc.strerror} (target left unchanged)"
+                ) from None
+
+    def _fail(self, what: str, remote: str, detail: str) -> TransferError:
+        return TransferError(f"{self.name}: {what} {remote} failed: {detail}")
+
+    def _lost(self, exc: BaseException) -> TransferError:
+        self.close()
+        return TransferError(
+            f"{self.name}: the SSH connection was lost during the transfer "
+            f"({exc or type(exc).__name__})"
+        )
 
     # -- sftp session --------------------------------------------------------------------
 
@@ -245,9 +235,7 @@ class SSHFileTransfer:
         if self.protocol != "sftp":
             return None
         if self._sftp is None:
-            channel = open_session(
-                self.connection.transport, self.name, self._timeout, CHANNEL_WINDOW
-            )
+            channel = self.connection.open_channel(CHANNEL_WINDOW)
             try:
                 channel.invoke_subsystem("sftp")
                 self._sftp = SFTPSession(channel)
@@ -264,19 +252,9 @@ class SSHFileTransfer:
                 return None
         return self._sftp
 
-    def _lost(self, exc: BaseException) -> TransferError:
-        self.close()
-        return TransferError(
-            f"{self.name}: the SSH connection was lost during the transfer "
-            f"({exc or type(exc).__name__})"
-        )
-
     def _umask_value(self) -> int:
         if self._umask is None:
-            process = SSHProcess(
-                self.connection.transport, "umask", name=self.name, timeout=self._timeout
-            )
-            ok, output = run_process(process, timeout=self._timeout)
+            ok, output = run_helper(self.connection, "umask", self._timeout)
             try:
                 self._umask = int(output.stdout.strip() or "022", 8) if ok else 0o022
             except ValueError:
@@ -284,21 +262,6 @@ class SSHFileTransfer:
         return self._umask
 
     # -- uploads -------------------------------------------------------------------------
-
-    def _fail(self, what: str, remote: str, detail: str) -> TransferError:
-        return TransferError(f"{self.name}: {what} {remote} failed: {detail}")
-
-    def _put_plain(self, source: _Source, remote: str) -> None:
-        directory = posixpath.dirname(remote) or "."
-        with self._lock:
-            sftp = self._session()
-            if sftp is None:
-                self._put_scp(source, remote, directory)
-                return
-            try:
-                self._put_sftp(sftp, source, remote, directory)
-            except (paramiko.SSHException, EOFError) as exc:
-                raise self._lost(exc) from None
 
     def _put_sftp(self, sftp: SFTPSession, source: _Source, remote: str, directory: str) -> None:
         what = "upload to"
@@ -371,87 +334,49 @@ class SSHFileTransfer:
             )
         return f"remote write error: {exc.strerror}; target left unchanged"
 
+    def _scp_send(self, source: _Source, remote_path: str) -> None:
+        """Send the whole source with ``scp -t`` (mode 600). scp needs the size first:
+        a source of unknown size is spooled to a local temp file."""
+        sized: Any = source  # read through _Source, so local read errors stay told apart
+        with open_sized_upload_source(sized) as (stream, size):
+            scp_upload(self.connection, remote_path, stream, size, 0o600)
+
     def _put_scp(self, source: _Source, remote: str, directory: str) -> None:
-        spooled: IO[bytes] | None = None
-        size = _size_of(source.handle)
-        stream: Any = source
-        if size is None:  # scp needs the size first: spool a stream to a local temp file
-            spooled = tempfile.TemporaryFile()
-            shutil.copyfileobj(source, spooled, 1 << 20)
-            size = spooled.tell()
-            spooled.seek(0)
-            stream = spooled
         temp = posixpath.join(directory, f".pyinfra-upload.{secrets.token_hex(8)}")
         try:
-            try:
-                scp_upload(self.connection.transport, temp, stream, size, 0o600, self._timeout)
-            except SCPError as exc:
-                self._remove_quietly(temp)
-                detail = str(exc)
-                if "No space left" in detail:
-                    detail += f" (the remote filesystem of {directory} is full)"
-                elif temp in detail and "No such file or directory" in detail:
-                    detail = f"directory {directory} does not exist"
-                elif temp in detail and "Permission denied" in detail:
-                    detail = f"cannot create a file in {directory}: Permission denied (use _sudo?)"
-                raise self._fail("upload to", remote, f"{detail}; target left unchanged") from None
-            except (paramiko.SSHException, EOFError) as exc:
-                raise self._lost(exc) from None
-            except BaseException:  # e.g. the local source failed half-way
-                self._remove_quietly(temp)
-                raise
-            command = StringCommand(
-                "sh",
-                "-c",
-                QuoteString(_FINISH_SCRIPT),
-                "pyinfra-upload",
-                QuoteString(temp),
-                QuoteString(remote),
-            )
-            ok, output = self.connector.run_command(
-                command, {"_sudo": False, "_su_user": None, "_doas": False}
-            )
-            if not ok:
-                self._remove_quietly(temp)
-                raise self._fail("upload to", remote, _last_line(output.stderr_lines, output))
-        finally:
-            if spooled is not None:
-                spooled.close()
+            self._scp_send(source, temp)
+        except SCPError as exc:
+            self._remove_quietly(temp)
+            detail = str(exc)
+            if "No space left" in detail:
+                detail += f" (the remote filesystem of {directory} is full)"
+            elif temp in detail and "No such file or directory" in detail:
+                detail = f"directory {directory} does not exist"
+            elif temp in detail and "Permission denied" in detail:
+                detail = f"cannot create a file in {directory}: Permission denied (use _sudo?)"
+            raise self._fail("upload to", remote, f"{detail}; target left unchanged") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise self._lost(exc) from None
+        except BaseException:  # e.g. the local source failed half-way
+            self._remove_quietly(temp)
+            raise
+        finish = StringCommand(
+            "sh",
+            "-c",
+            QuoteString(script("finish-upload")),
+            "pyinfra-upload",
+            QuoteString(temp),
+            QuoteString(remote),
+        )
+        ok, output = run_helper(self.connection, finish)
+        if not ok:
+            self._remove_quietly(temp)
+            raise self._fail("upload to", remote, output.failure_line())
 
     def _remove_quietly(self, path: str) -> None:
         command = StringCommand("rm", "-f", "--", QuoteString(path))
         with contextlib.suppress(Exception):
-            self.connector.run_command(command, {"_sudo": False, "_su_user": None, "_doas": False})
-
-    def _put_escalated(
-        self, source: _Source, remote: str, temp_dir: str, arguments: dict[str, Any]
-    ) -> None:
-        temp = posixpath.join(temp_dir, f"pyinfra-upload-{secrets.token_hex(16)}")
-        try:
-            with self._lock:
-                sftp = self._session()
-                if sftp is None:
-                    size = _size_of(source.handle)
-                    self._stage_scp(source, temp, size)
-                else:
-                    self._stage_sftp(sftp, source, temp, temp_dir, remote)
-            command = StringCommand(
-                "sh",
-                "-c",
-                QuoteString(_INSTALL_SCRIPT),
-                "pyinfra-install",
-                QuoteString(temp),
-                QuoteString(remote),
-            )
-            ok, output = self.connector.run_command(command, arguments)
-            if not ok:
-                raise self._fail(
-                    "upload to",
-                    remote,
-                    f"{_last_line(output.stderr_lines, output)} (target left unchanged)",
-                )
-        finally:
-            self._remove_staged(temp)
+            run_helper(self.connection, command)
 
     def _stage_sftp(
         self, sftp: SFTPSession, source: _Source, temp: str, temp_dir: str, remote: str
@@ -481,33 +406,6 @@ class SSHFileTransfer:
                 with contextlib.suppress(Exception):
                     sftp.close_handle(handle)
 
-    def _stage_scp(self, source: _Source, temp: str, size: int | None) -> None:
-        stream: Any = source
-        spooled = None
-        if size is None:
-            spooled = tempfile.TemporaryFile()
-            shutil.copyfileobj(source, spooled, 1 << 20)
-            size = spooled.tell()
-            spooled.seek(0)
-            stream = spooled
-        try:
-            scp_upload(self.connection.transport, temp, stream, size, 0o600, self._timeout)
-        except SCPError as exc:
-            raise self._fail("upload to", temp, f"{exc} (target left unchanged)") from None
-        finally:
-            if spooled is not None:
-                spooled.close()
-
-    def _remove_staged(self, temp: str) -> None:
-        """Remove the login user's temp file (the install script normally did)."""
-        with self._lock:
-            sftp = self._sftp
-            if sftp is not None:
-                with contextlib.suppress(Exception):
-                    sftp.remove(temp)
-                return
-        self._remove_quietly(temp)
-
     # -- downloads -----------------------------------------------------------------------
 
     def _get_plain(self, remote: str, sink: Any) -> None:
@@ -515,7 +413,7 @@ class SSHFileTransfer:
             sftp = self._session()
             if sftp is None:
                 try:
-                    scp_download(self.connection.transport, remote, sink, self._timeout)
+                    scp_download(self.connection, remote, sink)
                 except SCPError as exc:
                     raise self._fail("download of", remote, str(exc)) from None
                 except (paramiko.SSHException, EOFError) as exc:
@@ -549,8 +447,3 @@ class SSHFileTransfer:
             else:
                 with contextlib.suppress(Exception):
                     sftp.close_handle(handle)
-
-
-def _last_line(lines: list[str], output: Any) -> str:
-    useful = [line for line in lines if line.strip()]
-    return useful[-1] if useful else f"exit status {output.exit_code}"
