@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyinfra.api.exceptions import InventoryError
 
@@ -39,6 +40,22 @@ def find_tool(name: str, missing: str, env: Mapping[str, str] | None = None) -> 
     if found is None:
         raise InventoryError(missing)
     return found
+
+
+def project_dir(data: Mapping[str, Any] | None, key: str, env_var: str, holding: str) -> str:
+    """The directory a tool runs in: the ``key`` data of the entry, else the environment
+    variable ``env_var``, else the current directory. ``InventoryError`` (saying what the
+    directory should hold) when it is not a directory."""
+    value = (data or {}).get(key) or os.environ.get(env_var) or "."
+    if not isinstance(value, str):
+        raise InventoryError(f"{key} must be a string, got {type(value).__name__}")
+    directory = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isdir(directory):
+        raise InventoryError(
+            f"{key} {value} is not a directory: set {key} (or {env_var}) to the directory "
+            f"holding {holding}"
+        )
+    return directory
 
 
 def run_tool(
@@ -72,4 +89,4 @@ def run_tool(
     )
 
 
-__all__ = ["ToolResult", "find_tool", "run_tool"]
+__all__ = ["ToolResult", "find_tool", "project_dir", "run_tool"]

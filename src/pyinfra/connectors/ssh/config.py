@@ -41,9 +41,9 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pyinfra.api.exceptions import InventoryError
+from pyinfra.connectors.ssh.hostkeys import POLICY_NAMES, HostKeyPolicyName
 
 __all__ = [
     "MAX_INCLUDE_DEPTH",
@@ -54,7 +54,7 @@ __all__ = [
     "parse_proxy_jump",
 ]
 
-StrictHostKeyChecking = Literal["yes", "accept-new", "no", "ask"]
+StrictHostKeyChecking = HostKeyPolicyName
 
 #: Maximum nesting of ``Include`` directives (as OpenSSH's ``READCONF_MAX_DEPTH``).
 MAX_INCLUDE_DEPTH = 16
@@ -235,20 +235,9 @@ def _parse_forward_agent(value: str) -> bool:
         return True
 
 
-_STRICT_VALUES: dict[str, StrictHostKeyChecking] = {
-    "yes": "yes",
-    "true": "yes",
-    "accept-new": "accept-new",
-    "no": "no",
-    "off": "no",
-    "false": "no",
-    "ask": "ask",
-}
-
-
 def _parse_strict(value: str) -> StrictHostKeyChecking:
     try:
-        return _STRICT_VALUES[value.lower()]
+        return POLICY_NAMES[value.lower()]
     except KeyError:
         raise ValueError from None
 

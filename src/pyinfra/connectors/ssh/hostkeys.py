@@ -70,7 +70,8 @@ GLOBAL_KNOWN_HOSTS_FILES: tuple[str, ...] = (
     "/etc/ssh/ssh_known_hosts2",
 )
 
-_POLICIES: dict[str, HostKeyPolicyName] = {
+# StrictHostKeyChecking values (ssh_config's and ours) -> the policy they mean.
+POLICY_NAMES: dict[str, HostKeyPolicyName] = {
     "yes": "yes",
     "true": "yes",
     "accept-new": "accept-new",
@@ -95,8 +96,8 @@ def normalise_policy(value: object) -> HostKeyPolicyName:
         return "accept-new"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str) and value.strip().lower() in _POLICIES:
-        return _POLICIES[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in POLICY_NAMES:
+        return POLICY_NAMES[value.strip().lower()]
     raise InventoryError(
         f"invalid ssh_strict_host_key_checking {value!r}: use yes, accept-new, no or off"
     )

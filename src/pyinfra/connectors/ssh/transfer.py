@@ -309,6 +309,14 @@ class SSHFileTransfer:
             self._discard(sftp, handle if opened else None, temp)
             raise
 
+    def _release(self, sftp: SFTPSession, handle: bytes) -> None:
+        """Close a handle after a transfer; a session that got out of step is dropped."""
+        if sftp.broken:
+            self.close()
+        else:
+            with contextlib.suppress(Exception):
+                sftp.close_handle(handle)
+
     def _discard(self, sftp: SFTPSession, handle: bytes | None, temp: str) -> None:
         """Close and remove a temp file after a failed upload, whatever state the
         session is in (one that got out of step is replaced, and ``rm`` used instead)."""
@@ -400,11 +408,7 @@ class SSHFileTransfer:
         except (paramiko.SSHException, EOFError) as exc:
             raise self._lost(exc) from None
         finally:
-            if sftp.broken:
-                self.close()
-            else:
-                with contextlib.suppress(Exception):
-                    sftp.close_handle(handle)
+            self._release(sftp, handle)
 
     # -- downloads -----------------------------------------------------------------------
 
@@ -442,8 +446,4 @@ class SSHFileTransfer:
         except SFTPError as exc:
             raise self._fail("download of", remote, f"remote read error: {exc.strerror}") from None
         finally:
-            if sftp.broken:
-                self.close()
-            else:
-                with contextlib.suppress(Exception):
-                    sftp.close_handle(handle)
+            self._release(sftp, handle)
