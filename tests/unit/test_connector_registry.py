@@ -70,11 +70,13 @@ def test_registering_the_same_class_twice_is_fine(registered: list[str]) -> None
 @pytest.mark.parametrize(
     "name", ["ssh", "docker", "podman", "dockerssh", "podmanssh", "local", "chroot"]
 )
-def test_a_builtin_is_its_own_class_wherever_it_is_defined(name: str) -> None:
+def test_a_builtin_is_its_own_class_wherever_it_is_defined(
+    name: str, registered: list[str]
+) -> None:
     # The registry compares classes: SSHConnector is defined in pyinfra.connectors.ssh
     # .connector and named pyinfra.connectors.ssh:SSHConnector by its entry point.
     cls = get_connector(name)
-    register_connector(name, cls)
+    register(registered, name, cls)
     assert get_connector(name) is cls
 
 
