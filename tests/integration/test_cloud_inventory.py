@@ -21,7 +21,6 @@ from pyinfra.api import Inventory
 from pyinfra.api.connectors import register_connector, unregister_connector
 from pyinfra.api.exceptions import InventoryError
 from tests.plugins.cloud import API_ENV, CloudConnector
-from tests.targets.connectors import require_ssh_connector
 from tests.targets.sshd import (
     SSHServer,
     ensure_user,
@@ -107,7 +106,6 @@ def instance(name: str, env: str, port: int, tags: list[str]) -> dict[str, Any]:
 
 
 def test_hosts_come_from_the_http_api(registered: CloudAPI) -> None:
-    require_ssh_connector()
     registered.instances = [
         instance("web-1", "production", 2201, ["web"]),
         instance("web-2", "staging", 2202, ["web"]),
@@ -150,7 +148,6 @@ def ssh_login(sshd: SSHServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_deploy_over_ssh_to_cloud_hosts(
     cloud: CloudAPI, sshd: SSHServer, ssh_login: Path, tmp_path: Path
 ) -> None:
-    require_ssh_connector()
     cloud.instances = [
         instance("app-1", "production", sshd.port, ["app"]),
         instance("app-2", "production", sshd.port, ["app"]),

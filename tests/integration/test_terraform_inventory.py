@@ -13,7 +13,6 @@ import pytest
 from pyinfra.api import Inventory
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.terraform import TerraformInventoryConnector, terraform_env
-from tests.targets.connectors import require_ssh_connector
 from tests.targets.terraform import apply_config, terraform_binary
 
 CONFIG = """
@@ -149,7 +148,6 @@ def test_cli_config_warnings_stay_out_of_parsing(
 
 
 def test_terraform_dir_from_inventory_data(tf_dir: Path) -> None:
-    require_ssh_connector()
     inventory = Inventory((["@terraform/objects"], {"terraform_dir": str(tf_dir)}))
     host = inventory.get_host("@terraform/app1")
     assert host.data.ssh_hostname == "10.0.0.5"
@@ -162,7 +160,6 @@ def test_terraform_dir_from_inventory_data(tf_dir: Path) -> None:
 
 
 def test_terraform_dir_from_group_data(tf_dir: Path) -> None:
-    require_ssh_connector()
     inventory = Inventory(([], {}), infra=(["@terraform"], {"terraform_dir": str(tf_dir)}))
     assert sorted(h.name for h in inventory.get_group("infra")) == [
         "@terraform/web1.example.test",
@@ -171,7 +168,6 @@ def test_terraform_dir_from_group_data(tf_dir: Path) -> None:
 
 
 def test_cli_debug_inventory_with_data_override(tf_dir: Path, tmp_path: Path) -> None:
-    require_ssh_connector()
     result = subprocess.run(
         [
             sys.executable,

@@ -17,7 +17,6 @@ import pytest
 from pyinfra.api import Inventory
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.vagrant import VagrantInventoryConnector
-from tests.targets.connectors import require_ssh_connector
 from tests.targets.vagrant import VagrantProject, ensure_vagrant_prerequisites
 
 pytestmark = pytest.mark.slow
@@ -116,14 +115,12 @@ def test_groups_and_data_from_vagrant_json(project: VagrantProject, extra_file: 
 
 
 def test_inventory_hosts_run_over_ssh(project: VagrantProject) -> None:
-    require_ssh_connector()
     inventory = Inventory((["@vagrant/web1,web2"], {"vagrant_dir": str(project.directory)}))
     assert [h.name for h in inventory] == ["@vagrant/web1", "@vagrant/web2"]
     assert {h.connector_cls.__name__ for h in inventory} == {"SSHConnector"}
 
 
 def test_cli_debug_inventory_reports_machines_not_running(project: VagrantProject) -> None:
-    require_ssh_connector()
     result = subprocess.run(
         [sys.executable, "-m", "pyinfra_cli", "@vagrant", "debug-inventory", "--json"],
         cwd=project.directory,
@@ -138,7 +135,6 @@ def test_cli_debug_inventory_reports_machines_not_running(project: VagrantProjec
 
 
 def test_deploy_over_ssh_to_vagrant_machines(project: VagrantProject, tmp_path: Path) -> None:
-    require_ssh_connector()
     deploy = tmp_path / "deploy.py"
     deploy.write_text(
         textwrap.dedent(

@@ -232,8 +232,11 @@ class ExecutionConnector(BaseConnector):
 
 
 def _transfer_arguments(arguments: Any) -> ResolvedArguments:
-    """A transfer's arguments: its own stdin is the data, and it never needs a pty."""
-    return ResolvedArguments.from_call(arguments).replace(_stdin=None, _get_pty=False)
+    """A transfer's arguments: the control arguments of the operation it belongs to are
+    not its own (its stdin is the data, it needs no pty, its commands succeed with 0)."""
+    return ResolvedArguments.from_call(arguments).replace(
+        _stdin=None, _get_pty=False, _success_exit_codes=(0,)
+    )
 
 
 def _from_command_and_pty(
