@@ -20,11 +20,12 @@ import logging
 import secrets
 import shlex
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError
-from pyinfra.connectors._runner.markers import PTY_READY_MARKER
+from pyinfra.connectors._runner.markers import PID_END, PID_PREFIX, PTY_READY_MARKER
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors.docker.engine import user_exists_argv
@@ -38,18 +39,22 @@ logger = logging.getLogger("pyinfra")
 
 _CALL_TIMEOUT = 120
 _KILL_TIMEOUT = 15
-# On a terminal the container's pty echoes input (and the ^D that ends it) back: turn that
-# off first, then say so; stdin is held back until then.
+# The exec first says its PID (it leads the exec's session: a kill ends the session). On
+# a terminal the container's pty echoes input (and the ^D that ends it) back: turn that
+# off, then say so; stdin is held back until then.
+_PID_PRELUDE = "printf '\\033]pyinfra-pid;%d\\007' \"$$\" >&2\n"
 _PTY_PRELUDE = "stty -echo 2>/dev/null; printf '\\033]pyinfra-pty-ready\\007'\n"
 _MAX_HOLD = 65536
 
 
-def pty_argv(argv: list[str]) -> list[str]:
-    """``argv`` that first turns off the terminal's echo and prints the pty-ready marker
-    (inside its own ``sh -c`` script when it is one, so no shell is added)."""
+def exec_argv(argv: list[str], pty: bool) -> list[str]:
+    """``argv`` that first prints the PID marker (and on a terminal turns off the echo
+    and prints the ready marker): inside its own ``sh -c`` script when it is one, else
+    in a shell that then becomes the command (``exec``)."""
+    prelude = _PID_PRELUDE + (_PTY_PRELUDE if pty else "")
     if len(argv) >= 3 and argv[:2] == ["sh", "-c"]:
-        return ["sh", "-c", _PTY_PRELUDE + argv[2], *argv[3:]]
-    return ["sh", "-c", _PTY_PRELUDE + 'exec "$@"', "pyinfra-pty", *argv]
+        return ["sh", "-c", prelude + argv[2], *argv[3:]]
+    return ["sh", "-c", prelude + 'exec "$@"', "pyinfra-exec", *argv]
 
 
 def _shell_line(argv: list[str]) -> StringCommand:
@@ -192,19 +197,21 @@ class CliEngine:
             args.append("-t")
         if user:
             args += ["-u", user]
-        argv = pty_argv(request.argv) if request.pty else request.argv
-        args += ["-e", f"{TOKEN_VAR}={token}", container_id, *argv]
+        args += ["-e", f"{TOKEN_VAR}={token}", container_id, *exec_argv(request.argv, request.pty)]
         process = SSHProcess(
             self.connection, ProcessRequest.plain(_shell_line(args), pty=request.pty)
         )
         return RemoteExecProcess(self, lifecycle, process, token, user, request.pty)
 
-    def kill(self, container_id: str, token: str, user: str | None) -> None:
-        """Kill every process of the command carrying ``token`` (and its sessions), as root
-        in the container. Processes of another user are first found as that user (root in
-        a container cannot read their environment)."""
-        found: list[str] = []
-        if user and user.split(":", 1)[0] not in ("0", "root"):
+    def kill(
+        self, container_id: str, token: str, user: str | None, leader: int | None = None
+    ) -> None:
+        """Kill the command's session (led by ``leader``, the exec's PID) and every
+        process carrying ``token`` (and their sessions), as root in the container. Without
+        the leader, processes of another user are first found as that user (root in a
+        container cannot read their environment)."""
+        found: list[str] = [str(leader)] if leader else []
+        if not found and user and user.split(":", 1)[0] not in ("0", "root"):
             _, output = self.run(
                 "exec", "-u", user, container_id, *find_token_argv(token), timeout=_KILL_TIMEOUT
             )
@@ -215,6 +222,52 @@ class CliEngine:
         )  # fmt: skip
         if not ok:
             raise self.error(output, "killing the command in the container")
+
+
+class _Markers:
+    """Takes the exec's markers out of the stream that carries them: its PID (the
+    exec's session leader, to kill its session) and, on a terminal, the ready marker
+    (echo is off: stdin may flow). Bytes are held back while a marker may come."""
+
+    def __init__(self, want_ready: bool) -> None:
+        self.want_ready = want_ready
+        self.pid: int | None = None
+        self.hold = b""
+        self.done = threading.Event()
+
+    def feed(self, data: bytes) -> bytes | None:
+        """What to pass on of ``data``; ``b""`` only at the end of the stream, None when
+        there is nothing to pass on yet."""
+        if self.done.is_set():
+            return data
+        if not data:
+            return self._finish()
+        self.hold += data
+        while not self.done.is_set():
+            if self.pid is None:
+                start = self.hold.find(PID_PREFIX)
+                end = self.hold.find(PID_END, start) if start >= 0 else -1
+                if end < 0:
+                    break
+                digits = self.hold[start + len(PID_PREFIX) : end]
+                self.pid = int(digits) if digits.isdigit() else 0
+                self.hold = self.hold[:start] + self.hold[end + len(PID_END) :]
+                if not self.want_ready:
+                    self.done.set()
+            else:
+                index = self.hold.find(PTY_READY_MARKER)
+                if index < 0:
+                    break
+                self.hold = self.hold[:index] + self.hold[index + len(PTY_READY_MARKER) :]
+                self.done.set()
+        if self.done.is_set() or len(self.hold) > _MAX_HOLD:
+            return self._finish() or None
+        return None
+
+    def _finish(self) -> bytes:
+        data, self.hold = self.hold, b""
+        self.done.set()
+        return data
 
 
 class RemoteExecProcess:
@@ -235,45 +288,34 @@ class RemoteExecProcess:
         self.token = token
         self.user = user
         self.has_stderr = process.has_stderr
+        self._pty = pty
         self._killed = False
-        self._scanning = pty  # looking for the pty-ready marker on stdout
-        self._hold = b""
-        self._ready = threading.Event()
-        if not pty:
-            self._ready.set()
+        self._markers = _Markers(want_ready=pty)
+
+    def _read(self, read: Callable[[], bytes]) -> bytes:
+        while True:
+            data = self._markers.feed(read())
+            if data is not None:
+                return data
 
     def read_stdout(self) -> bytes:
-        data = self.process.read_stdout()
-        while self._scanning:
-            if not data:
-                return self._stop_scanning(self._hold)
-            self._hold += data
-            index = self._hold.find(PTY_READY_MARKER)
-            if index >= 0:
-                rest = self._hold[:index] + self._hold[index + len(PTY_READY_MARKER) :]
-                self._stop_scanning(b"")
-                if rest:
-                    return rest
-            elif len(self._hold) > _MAX_HOLD:
-                return self._stop_scanning(self._hold)
-            data = self.process.read_stdout()
-        return data
-
-    def _stop_scanning(self, data: bytes) -> bytes:
-        self._scanning = False
-        self._hold = b""
-        self._ready.set()
-        return data
+        if self._pty:  # a terminal carries both markers on its one stream
+            return self._read(self.process.read_stdout)
+        return self.process.read_stdout()
 
     def read_stderr(self) -> bytes:
-        return self.process.read_stderr()
+        if self._pty:
+            return self.process.read_stderr()
+        return self._read(self.process.read_stderr)
 
     def write_stdin(self, data: bytes) -> None:
-        self._ready.wait()
+        if self._pty:
+            self._markers.done.wait()
         self.process.write_stdin(data)
 
     def close_stdin(self) -> None:
-        self._ready.wait()
+        if self._pty:
+            self._markers.done.wait()
         self.process.close_stdin()
 
     def wait(self, timeout: float | None) -> int | None:
@@ -286,13 +328,14 @@ class RemoteExecProcess:
         try:
             container_id = self.lifecycle.container_id
             if container_id is not None:
-                self.engine.kill(container_id, self.token, self.user)
+                self._markers.done.wait(2.0)
+                self.engine.kill(container_id, self.token, self.user, self._markers.pid)
         except Exception as exc:  # noqa: BLE001 - the client must be killed all the same
             logger.warning(
                 "could not kill the command inside %s: %s", self.lifecycle.container, exc
             )
         finally:
-            self._ready.set()
+            self._markers.done.set()
             self.process.kill()
 
     def close(self) -> None:
