@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyinfra.api.host import Host
-from tests.contract.targets import ALL_CAPABILITIES, ContractTarget
+from tests.contract.targets import ALL_CAPABILITIES, ContractTarget, collect_committed_images
 from tests.targets import engines
 
 NO_SUDO = ALL_CAPABILITIES - {"sudo"}
@@ -41,14 +41,13 @@ class ContainerTarget(ContractTarget):
     def host(self) -> Iterator[Host]:
         with super().host() as h:
             self.current["container"] = h.connector_data["docker_container_id"]
+            committed = collect_committed_images(h)
             try:
                 yield h
             finally:
-                if self.image_form:
-                    h.disconnect()
-                    committed = h.connector_data.get("docker_committed_image")
-                    if committed:
-                        engines.remove_image(self.engine, committed)
+                h.disconnect()
+                for image in committed:
+                    engines.remove_image(self.engine, image)
 
     def container_process_exists(self, text: str) -> bool:
         return engines.container_process_exists(self.engine, self.current["container"], text)

@@ -9,17 +9,14 @@ The virtualenv sees this interpreter's packages (pyinfra and its dependencies) t
 from __future__ import annotations
 
 import os
-import site
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 
-import pyinfra
-from tests.targets.wheels import build_wheel
+from tests.targets.wheels import build_wheel, child_venv, pip_install
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +26,7 @@ DEMO_MODULE = '''
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
 from pyinfra.connectors.local import LocalConnector
-from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors.execution import LocalProcess
 
 
 class DemoConnector(LocalConnector):
@@ -64,30 +61,7 @@ class BoomConnector(LocalConnector):
 @pytest.fixture(scope="module")
 def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("plugins")
-    venv = base / "venv"
-    created = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True
-    )
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a virtualenv (apt-get install python3-venv): {created.stderr}")
-    python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # This interpreter's packages (pyinfra, paramiko, click...), .pth files included.
-    parents = dict.fromkeys(
-        [
-            *site.getsitepackages(),
-            sysconfig.get_paths()["purelib"],
-            str(Path(pyinfra.__file__).resolve().parents[1]),
-        ]
-    )
-    lines = [f"import site; site.addsitedir({p!r})" for p in parents if os.path.isdir(p)]
-    (Path(purelib) / "_pyinfra_test_parent.pth").write_text("\n".join(lines) + "\n")
-
+    python = child_venv(base / "venv")
     demo = build_wheel(
         base / "dist",
         "pyinfra-plugin-demo",
@@ -108,12 +82,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"pyinfra.connectors": {"broken": "pyinfra_plugin_broken:BrokenConnector"}},
     )
     for package in (demo, broken):
-        result = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(package)],
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        pip_install(python, package)
     return python
 
 

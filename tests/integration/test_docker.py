@@ -149,18 +149,6 @@ def test_timeout_kills_inside_the_container(container: str, path: str) -> None:
         assert ok and out.stdout == "alive"
 
 
-def test_timeout_kills_sudo_children(docker_ready: None) -> None:
-    engines.require(engines.ensure_sshd_image())
-    tag = _tag()
-    with engines.container(ENGINE, image=engines.SSHD_IMAGE) as name:
-        with connected(f"@docker/{name}") as host:
-            ok, out = host.run_shell_command(
-                f"sleep {tag}1", _sudo=True, _sudo_user="nobody", _timeout=1
-            )
-            assert not ok and out.timed_out
-            assert not engines.container_process_exists(ENGINE, name, f"sleep {tag}1")
-
-
 # -- one shell -----------------------------------------------------------------------------
 
 _COUNT_SHELLS = (

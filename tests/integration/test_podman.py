@@ -94,17 +94,6 @@ def test_docker_user(container: str, tmp_path: Path) -> None:
     assert "docker_user 'pyinosuchuser' does not exist" in message
 
 
-@pytest.mark.parametrize("extra", [{}, {"_stdin": "x"}])
-def test_timeout_kills_inside_the_container(container: str, extra: dict[str, str]) -> None:
-    tag = str(41000 + uuid.uuid4().int % 900)
-    with connected(f"@podman/{container}") as host:
-        ok, out = host.run_shell_command(f"sleep {tag}1 & sleep {tag}2", _timeout=1, **extra)  # type: ignore[arg-type]
-        assert not ok and out.timed_out
-        assert not engines.container_process_exists(ENGINE, container, f"sleep {tag}1")
-        assert not engines.container_process_exists(ENGINE, container, f"sleep {tag}2")
-        assert host.run_shell_command("true")[0]
-
-
 def test_error_not_found(podman_ready: None) -> None:
     message = connect_error("@podman/pyi-no-such-container-or-image")
     assert "no container or image named 'pyi-no-such-container-or-image'" in message

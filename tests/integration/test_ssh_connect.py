@@ -392,14 +392,6 @@ def test_one_transport_nodelay_keepalive_and_real_disconnect(env: SSHEnv) -> Non
     assert wait_until(ended)
 
 
-def test_disconnect_twice_and_reconnect(env: SSHEnv) -> None:
-    with env.host() as host:
-        host.disconnect()
-        host.disconnect()
-        assert not host.connected
-        assert _whoami(host) == KEY_USER  # reconnects on use
-
-
 def test_connection_lost_is_reported(env: SSHEnv) -> None:
     with SSHServer(host_key_types=["ed25519"]) as server:
         server.authorize_key(KEY_USER, env.key.with_name(env.key.name + ".pub"))

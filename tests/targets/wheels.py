@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import site
+import subprocess
+import sys
+import sysconfig
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
+
+import pyinfra
 
 
 def _hash(data: bytes) -> str:
@@ -55,3 +64,41 @@ def build_wheel(
         for member, data in files.items():
             archive.writestr(member, data)
     return path
+
+
+def child_venv(venv: Path) -> Path:
+    """A new virtualenv at ``venv`` that also sees this interpreter's packages (pyinfra,
+    pytest, paramiko...; ``.pth`` files included), so packages installed into it are
+    the only difference; its python. Skips when virtualenvs cannot be made here."""
+    created = subprocess.run(
+        [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True
+    )
+    if created.returncode != 0:
+        pytest.skip(f"cannot create a virtualenv (apt-get install python3-venv): {created.stderr}")
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parents = dict.fromkeys(
+        [
+            *site.getsitepackages(),
+            sysconfig.get_paths()["purelib"],
+            str(Path(pyinfra.__file__).resolve().parents[1]),
+        ]
+    )
+    lines = [f"import site; site.addsitedir({p!r})" for p in parents if os.path.isdir(p)]
+    (Path(purelib) / "_pyinfra_test_parent.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
+def pip_install(python: Path, wheel: Path) -> None:
+    """Install ``wheel`` into the virtualenv of ``python`` (offline, no dependencies)."""
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -24,6 +24,7 @@ from typing_extensions import Unpack
 from pyinfra.api.arguments import ConnectorArguments, ResolvedArguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import TransferError
+from pyinfra.connectors._runner.local import LocalProcess
 from pyinfra.connectors._runner.loop import StdinData, run_process, stdin_bytes
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
@@ -251,4 +252,7 @@ def _from_command_and_pty(
     return start_process
 
 
-__all__ = ["ExecutionConnector", "Process", "ProcessRequest"]
+# What a connector needs besides ExecutionConnector: the request it gets, the Process
+# protocol it returns, and LocalProcess for targets reached through a local command
+# (``chroot DIR ...``, ``lxc exec NAME -- ...``).
+__all__ = ["ExecutionConnector", "LocalProcess", "Process", "ProcessRequest"]
