@@ -24,7 +24,7 @@ from pyinfra.connectors.local import LocalConnector
 from tests.contract.conftest import TARGETS
 from tests.contract.targets import ContractTarget
 
-DEPLOY_TARGETS = [t for t in TARGETS if {"shell", "files"} <= t.capabilities]
+DEPLOY_TARGETS = [t for t in TARGETS if t.deploys and {"shell", "files"} <= t.capabilities]
 
 
 def target_params() -> list[Any]:

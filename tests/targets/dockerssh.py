@@ -3,8 +3,9 @@
 * :class:`DockerHostSSH`: this machine as a "remote Docker host": a real sshd on
   127.0.0.1 (:class:`~tests.targets.sshd.SSHServer`) with ``pyidockerssh``, a user with a
   plain ``/bin/sh`` in the ``docker`` group (so it runs ``docker`` against the local
-  dockerd), and ``pyidockernone``, a user who may not use docker. Keys and a strict
-  known_hosts file live in a private directory.
+  dockerd), ``pyidockernone``, a user who may not use docker, and ``pyipodmanssh``, who
+  runs the local (root) podman through ``sudo -n`` (:data:`PODMAN_COMMAND`). Keys and a
+  strict known_hosts file live in a private directory.
 * :func:`sshd_container`: a container of the sshd image (``ensure_sshd_image()``) with a
   user ``pyi`` (NOPASSWD sudo) authorised for a key, optionally publishing port 22 on
   127.0.0.1; :func:`container_known_hosts` writes its host key for strict checking.
@@ -27,6 +28,13 @@ from tests.targets import engines
 
 DOCKER_USER = "pyidockerssh"
 NO_DOCKER_USER = "pyidockernone"
+PODMAN_USER = "pyipodmanssh"
+# The podman CLI as PODMAN_USER runs it on this machine: root's podman, with the test
+# setup's containers.conf (ulimits podman needs here), quiet about this machine's
+# cgroup warnings (they would mix into every command's stderr).
+PODMAN_COMMAND = (
+    f"sudo -n env CONTAINERS_CONF={engines.CONTAINERS_CONF} podman --log-level=error"
+)
 CONTAINER_USER = "pyi"
 
 _CONTAINER_SETUP = r"""set -e
@@ -66,12 +74,14 @@ class DockerHostSSH:
         ensure_user(DOCKER_USER, shell="/bin/sh")
         subprocess.run(["usermod", "-aG", "docker", DOCKER_USER], check=True)
         ensure_user(NO_DOCKER_USER, shell="/bin/sh")
+        ensure_user(PODMAN_USER, shell="/bin/sh", sudo="nopasswd")
         generate_client_key(self.dir, name=self.key.name)
         self.server = SSHServer(host_key_types=["ed25519"])
         self.server.start()
         pub = self.key.with_name(self.key.name + ".pub")
         self.server.authorize_key(DOCKER_USER, pub)
         self.server.authorize_key(NO_DOCKER_USER, pub)
+        self.server.authorize_key(PODMAN_USER, pub)
         self.server.write_known_hosts(self.known_hosts)
         return self
 
