@@ -58,7 +58,7 @@ def _unavailable(ensure: object) -> object:
         reason = ensure() if callable(ensure) else None
         if reason and os.environ.get("CI") == "true":
             raise RuntimeError(reason)  # in CI every engine must be there
-        return reason  # type: ignore[no-any-return]
+        return reason
 
     return check
 

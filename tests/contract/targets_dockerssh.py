@@ -47,7 +47,7 @@ def _docker_host() -> dockerssh.DockerHostSSH:
         env = dockerssh.DockerHostSSH().start()
         atexit.register(env.stop)
         _shared["env"] = env
-    return env  # type: ignore[no-any-return]
+    return env
 
 
 @dataclass

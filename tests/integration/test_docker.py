@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,7 @@ def test_docker_user_missing(container: str) -> None:
 @pytest.mark.parametrize("path", ["session", "exec"])
 def test_timeout_kills_inside_the_container(container: str, path: str) -> None:
     tag = _tag()
-    extra = {"_stdin": "x\n"} if path == "exec" else {}
+    extra: dict[str, Any] = {"_stdin": "x\n"} if path == "exec" else {}
     engines.cli(ENGINE, "exec", container, "useradd", "pyiuser")
     with connected(f"@docker/{container}", {"docker_user": "pyiuser"}) as host:
         ok, out = host.run_shell_command(

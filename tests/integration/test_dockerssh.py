@@ -18,6 +18,7 @@ import pytest
 
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import TransferError
+from pyinfra.connectors.output import CommandOutput
 from tests.integration.containerkit import connect_error, connected
 from tests.targets import dockerssh, engines
 from tests.targets.dockerssh import DockerHostSSH
@@ -245,7 +246,7 @@ def test_large_file_round_trip_and_no_temp_files(
 
 def test_container_that_stops_during_a_command(docker_host: DockerHostSSH, container: str) -> None:
     tag = _tag()
-    result: dict[str, object] = {}
+    result: dict[str, tuple[bool, CommandOutput]] = {}
     with connected(remote(container), docker_host.data()) as host:
 
         def run() -> None:
@@ -259,7 +260,7 @@ def test_container_that_stops_during_a_command(docker_host: DockerHostSSH, conta
             time.sleep(0.1)
         engines.cli(ENGINE, "kill", container)
         thread.join(60)
-        ok, out = result["out"]  # type: ignore[misc]
+        ok, out = result["out"]
         assert not ok
         assert f"container {container} on 127.0.0.1 is not running" in out.stderr
 

@@ -40,7 +40,7 @@ def _system_python_ready() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def users() -> dict[str, str]:
+def users() -> Iterator[dict[str, str]]:
     reason = _system_python_ready()
     if reason:
         pytest.skip(reason)

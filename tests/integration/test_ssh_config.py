@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def _block(env: SSHEnv, **extra: object) -> str:
         "UserKnownHostsFile": env.known_hosts,
         "StrictHostKeyChecking": "yes",
     }
-    lines.update(extra)  # type: ignore[arg-type]
+    lines.update(extra)
     return "".join(f"  {key} {value}\n" for key, value in lines.items() if value is not None)
 
 
@@ -136,7 +137,8 @@ def test_connect_timeout_and_keepalive_from_ssh_config(env: SSHEnv, tmp_path: Pa
     try:
         connector = host.connector
         assert isinstance(connector, SSHConnector)
-        assert connector.transport.packetizer._Packetizer__keepalive_interval == 7
+        packetizer: Any = connector.transport.packetizer  # paramiko internals
+        assert packetizer._Packetizer__keepalive_interval == 7
     finally:
         host.disconnect()
 

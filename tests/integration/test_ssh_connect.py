@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -371,9 +372,10 @@ def test_one_transport_nodelay_keepalive_and_real_disconnect(env: SSHEnv) -> Non
             assert host.run_shell_command("true")[0]
         assert host.put_file(__import__("io").BytesIO(b"x"), "/tmp/pyi-one-transport")
         assert connector.transport is transport
-        sock = transport.sock
+        sock: Any = transport.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        assert transport.packetizer._Packetizer__keepalive_interval == 30
+        packetizer: Any = transport.packetizer  # paramiko internals
+        assert packetizer._Packetizer__keepalive_interval == 30
         peer_port = sock.getsockname()[1]
     os.unlink("/tmp/pyi-one-transport")
     assert not transport.is_active()

@@ -11,7 +11,9 @@ import uuid
 from pathlib import Path
 
 from pyinfra.api import Config
+from pyinfra.api.host import Host
 from pyinfra.api.parallel import run_on_hosts
+from pyinfra.connectors.output import CommandOutput
 from pyinfra.connectors.ssh import SSHConnector
 from tests.targets.sshenv import (
     KEY_USER,
@@ -242,8 +244,8 @@ def test_sshd_killed_during_a_command(env: SSHEnv) -> None:
         for host in inventory:
             host.connect(raise_exceptions=True)
 
-        def run(host: object) -> object:
-            return host.run_shell_command("sleep 3; echo finished")  # type: ignore[attr-defined]
+        def run(host: Host) -> tuple[bool, CommandOutput]:
+            return host.run_shell_command("sleep 3; echo finished")
 
         killer = threading.Timer(1.0, other.stop)
         killer.start()

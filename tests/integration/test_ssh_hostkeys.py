@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from base64 import b64decode
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -17,7 +18,7 @@ from tests.targets.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture
 env = make_ssh_env_fixture()
 
 
-def _connect(env: SSHEnv, **data: object) -> None:
+def _connect(env: SSHEnv, **data: Any) -> None:
     with env.host(**data) as host:
         ok, out = host.run_shell_command("id -un")
         assert ok and out.stdout == KEY_USER

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -349,7 +350,7 @@ class _FailingSource(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
         self.blocks -= 1
         if self.blocks < 0:
             raise OSError("disk went away")
@@ -378,7 +379,7 @@ def test_failing_local_source_or_sink_mid_transfer(
     with env.host(ssh_file_transfer_protocol=protocol) as host:
         assert host.put_file(io.BytesIO(b"original"), str(target))
         with pytest.raises(TransferError) as info:
-            host.put_file(_FailingSource(blocks=20), str(target))
+            host.put_file(cast(IO[bytes], _FailingSource(blocks=20)), str(target))
         message = str(info.value)
         assert "\n" not in message and message.startswith("127.0.0.1: ")
         assert "disk went away" in message and "target left unchanged" in message
@@ -387,7 +388,7 @@ def test_failing_local_source_or_sink_mid_transfer(
         big = os.urandom(5 * 1024 * 1024)
         (workdir / "big").write_bytes(big)
         with pytest.raises(TransferError, match=r"^127\.0\.0\.1: download of .*local disk full"):
-            host.get_file(str(workdir / "big"), _FailingSink())
+            host.get_file(str(workdir / "big"), cast(IO[bytes], _FailingSink()))
         # the connection (and its sftp session) is still usable
         assert host.put_file(io.BytesIO(b"after"), str(target))
         buffer = io.BytesIO()

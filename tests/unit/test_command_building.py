@@ -163,7 +163,8 @@ def test_host_resolves_arguments_before_the_connector() -> None:
     try:
         host.run_shell_command("id")
         host.run_shell_command("id", _sudo_user="from-call")
-        host.connector.run_shell_command("id")  # a connector's own call: exactly as given
+        # a connector's own call: exactly as given
+        host.connector.run_shell_command(StringCommand("id"), False, False)
         full = [call.full_command for call in FakeConnector.commands_for("@fake/resolve")]
     finally:
         FakeConnector.reset()

@@ -173,7 +173,7 @@ def get_execution_connector(name: str) -> type[BaseConnector]:
     return cls
 
 
-def register_connector(name: str, cls: type[BaseConnector], replace: bool = False) -> None:
+def register_connector(name: str, cls: type, replace: bool = False) -> None:
     """Register ``cls`` under ``@name`` for this process.
 
     Refuses a class that is not a ``BaseConnector`` subclass, an executing connector
