@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pyinfra.api.host import Host
 from tests.contract.targets import ALL_CAPABILITIES, ContractTarget, collect_committed_images
-from tests.targets import engines
+from tests.helpers import engines
 
 NO_SUDO = ALL_CAPABILITIES - {"sudo"}
 

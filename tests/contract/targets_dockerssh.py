@@ -1,7 +1,7 @@
 """The @dockerssh connector in the contract suite, both forms, against real components.
 
 * ``dockerssh-remote``: ``@dockerssh/127.0.0.1:CONTAINER``: this machine is the Docker
-  host, reached over a real sshd (tests/targets/dockerssh.py) as a user in the docker
+  host, reached over a real sshd (tests/helpers/dockerssh.py) as a user in the docker
   group; the container (of the sshd image: it has sudo) is left running.
 * ``dockerssh-remote-image``: ``@dockerssh/127.0.0.1:IMAGE``: every connection starts a
   fresh container that is committed to a new image at disconnect; that image is removed
@@ -28,7 +28,7 @@ from uuid import uuid4
 
 from pyinfra.api.host import Host
 from tests.contract.targets import ALL_CAPABILITIES, ContractTarget, collect_committed_images
-from tests.targets import dockerssh, engines
+from tests.helpers import dockerssh, engines
 
 _shared: dict[str, Any] = {}
 
@@ -110,7 +110,7 @@ def _own_sshd() -> DockerSSHTarget:
         import tempfile
         from pathlib import Path
 
-        from tests.targets.sshd import generate_client_key
+        from tests.helpers.sshd import generate_client_key
 
         folder = Path(tempfile.mkdtemp(prefix="pyi-dockerssh-contract-"))
         atexit.register(__import__("shutil").rmtree, folder, True)

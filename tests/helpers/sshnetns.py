@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.targets.sshd import SSHServer, require_root, require_sshd
+from tests.helpers.sshd import SSHServer, require_root, require_sshd
 
 NETWORK = "10.231.0.0/16"
 

@@ -1,7 +1,7 @@
 """Real targets for the ``@dockerssh`` connector (no mocks).
 
 * :class:`DockerHostSSH`: this machine as a "remote Docker host": a real sshd on
-  127.0.0.1 (:class:`~tests.targets.sshd.SSHServer`) with ``pyidockerssh``, a user with a
+  127.0.0.1 (:class:`~tests.helpers.sshd.SSHServer`) with ``pyidockerssh``, a user with a
   plain ``/bin/sh`` in the ``docker`` group (so it runs ``docker`` against the local
   dockerd), ``pyidockernone``, a user who may not use docker, and ``pyipodmanssh``, who
   runs the local (root) podman through ``sudo -n`` (:data:`PODMAN_COMMAND`). Keys and a
@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.targets import engines
+from tests.helpers import engines
 
 DOCKER_USER = "pyidockerssh"
 NO_DOCKER_USER = "pyidockernone"
@@ -69,7 +69,7 @@ class DockerHostSSH:
         self.server: Any = None
 
     def start(self) -> DockerHostSSH:
-        from tests.targets.sshd import SSHServer, ensure_user, generate_client_key
+        from tests.helpers.sshd import SSHServer, ensure_user, generate_client_key
 
         ensure_user(DOCKER_USER, shell="/bin/sh")
         subprocess.run(["usermod", "-aG", "docker", DOCKER_USER], check=True)

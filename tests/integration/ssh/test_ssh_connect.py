@@ -21,8 +21,8 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import AuthenticationError, ConnectError, ConnectorDataTypeError
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.ssh.connect import backoff_delay
-from tests.targets.sshd import SSHServer, free_port, generate_client_key
-from tests.targets.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.sshd import SSHServer, free_port, generate_client_key
+from tests.helpers.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
 
 env = make_ssh_env_fixture()
 
@@ -381,7 +381,7 @@ def test_one_transport_nodelay_keepalive_and_real_disconnect(env: SSHEnv) -> Non
     assert not transport.is_active()
     assert env.server.read_log().count(f"Accepted publickey for {KEY_USER}") == log_before + 1
     # the server saw the connection end
-    from tests.targets.sshenv import wait_until
+    from tests.helpers.sshenv import wait_until
 
     def ended() -> bool:
         lines = [line for line in env.server.read_log().splitlines() if f"port {peer_port}" in line]

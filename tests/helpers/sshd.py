@@ -6,7 +6,7 @@ ends exactly the processes it started (the listener and its session children).
 
 Wiring it into pytest, e.g. in a ``conftest.py``::
 
-    from tests.targets.sshd import ensure_user, generate_client_key, make_sshd_fixture
+    from tests.helpers.sshd import ensure_user, generate_client_key, make_sshd_fixture
 
     sshd = make_sshd_fixture()  # session-scoped fixture named "sshd"
 

@@ -1,6 +1,6 @@
 """Multi-hop SSH for real: hosts in network namespaces where only the bastion can reach
 the middle host and only the middle host can reach the internal one
-(``tests.targets.sshnetns``). Also port forwarding through the chain."""
+(``tests.helpers.sshnetns``). Also port forwarding through the chain."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from pyinfra.api.exceptions import HostKeyError
 from pyinfra.connectors.ssh import SSHConnector
-from tests.targets.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture, pids_matching, wait_until
-from tests.targets.sshnetns import Topology, ssh_chain
+from tests.helpers.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture, pids_matching, wait_until
+from tests.helpers.sshnetns import Topology, ssh_chain
 
 env = make_ssh_env_fixture()
 

@@ -17,7 +17,7 @@ import pytest
 from pyinfra.api import Inventory
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.vagrant import VagrantInventoryConnector
-from tests.targets.vagrant import VagrantProject, ensure_vagrant_prerequisites
+from tests.helpers.vagrant import VagrantProject, ensure_vagrant_prerequisites
 
 pytestmark = pytest.mark.slow
 

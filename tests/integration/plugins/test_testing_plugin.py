@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from pyinfra.testing import ConnectorContract
-from tests.targets.wheels import build_wheel, child_venv, pip_install
+from tests.helpers.wheels import build_wheel, child_venv, pip_install
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "connector-package"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "connector-package"
 
 
 @pytest.fixture(scope="module")

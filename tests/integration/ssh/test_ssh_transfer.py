@@ -19,7 +19,7 @@ from typing import IO, cast
 import pytest
 
 from pyinfra.api.exceptions import InventoryError, TransferError
-from tests.targets.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
 
 env = make_ssh_env_fixture()
 PROTOCOLS = ["sftp", "scp"]
@@ -92,7 +92,7 @@ def test_replace_keeps_mode_and_is_atomic(env: SSHEnv, workdir: Path, protocol: 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_new_files_follow_the_remote_umask(env: SSHEnv, workdir: Path, protocol: str) -> None:
-    from tests.targets.sshd import SSHServer
+    from tests.helpers.sshd import SSHServer
 
     previous = os.umask(0o027)  # sshd and its sessions inherit it
     try:
@@ -268,7 +268,7 @@ def test_large_file_integrity(env: SSHEnv, workdir: Path, tmp_path: Path) -> Non
 def test_no_sftp_subsystem_falls_back_to_scp(
     env: SSHEnv, workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.targets.sshd import SSHServer
+    from tests.helpers.sshd import SSHServer
 
     with SSHServer(sftp=False, host_key_types=["ed25519"]) as server:
         server.authorize_key(KEY_USER, env.key.with_name(env.key.name + ".pub"))

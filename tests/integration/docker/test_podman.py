@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.containerkit import connect_error, connected, make_host
-from tests.targets import engines
+from tests.helpers import engines
+from tests.helpers.containerkit import connect_error, connected, make_host
 
 ENGINE = "podman"
 

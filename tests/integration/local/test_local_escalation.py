@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.targets.sshd import ensure_user, remove_user
+from tests.helpers.sshd import ensure_user, remove_user
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SYSTEM_PYTHON = "/usr/bin/python3"
 USER = "pyisudopw"
 SU_TARGET = "pyisutarget"

@@ -13,7 +13,7 @@ import pytest
 from pyinfra.api import Inventory
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.terraform import TerraformInventoryConnector, terraform_env
-from tests.targets.terraform import apply_config, terraform_binary
+from tests.helpers.terraform import apply_config, terraform_binary
 
 CONFIG = """
 resource "terraform_data" "web" {

@@ -15,7 +15,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.parallel import run_on_hosts
 from pyinfra.connectors.output import CommandOutput
 from pyinfra.connectors.ssh import SSHConnector
-from tests.targets.sshenv import (
+from tests.helpers.sshenv import (
     KEY_USER,
     PASSWORD,
     PASSWORD_USER,
@@ -223,7 +223,7 @@ def test_concurrent_commands_on_one_transport(env: SSHEnv) -> None:
 def test_sshd_killed_during_a_command(env: SSHEnv) -> None:
     """One host's sshd dies mid-command: that host fails with a one-line message, the
     other host (its own sshd) finishes."""
-    from tests.targets.sshd import SSHServer
+    from tests.helpers.sshd import SSHServer
 
     other = SSHServer(host_key_types=["ed25519"])
     other.start()
@@ -267,7 +267,7 @@ def test_sshd_killed_during_a_command(env: SSHEnv) -> None:
 def test_sh_login_shell_runs_sh_scripts_itself(env: SSHEnv) -> None:
     """With /bin/sh as login shell, ``sh -c SCRIPT`` runs SCRIPT in the login shell (one
     process less); any other login shell gets the command unchanged."""
-    from tests.targets.sshd import ensure_user
+    from tests.helpers.sshd import ensure_user
 
     with env.host() as host:
         first = host.run_shell_command("ps -o args= -p $$")[1].stdout

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from pyinfra.api.exceptions import ConnectError
-from tests.integration.containerkit import as_nobody, connect_error, connected, make_host
-from tests.targets import engines
+from tests.helpers import engines
+from tests.helpers.containerkit import as_nobody, connect_error, connected, make_host
 
 ENGINE = "docker"
 

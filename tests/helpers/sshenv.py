@@ -1,7 +1,7 @@
 """A ready-to-use SSH test environment for the SSH connector's integration tests.
 
 ``make_ssh_env_fixture()`` gives a fixture (module scope by default) yielding an
-:class:`SSHEnv`: a real sshd on 127.0.0.1 (``tests.targets.sshd.SSHServer``), the test
+:class:`SSHEnv`: a real sshd on 127.0.0.1 (``tests.helpers.sshd.SSHServer``), the test
 users below, a client key authorised for them and a known_hosts file holding the
 server's host keys. ``env.host(**data)`` builds a one-host inventory with strict host
 key checking, no agent and no ~/.ssh keys unless the test says otherwise.
@@ -28,7 +28,7 @@ import pytest
 
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
-from tests.targets.sshd import (
+from tests.helpers.sshd import (
     SSHServer,
     ensure_user,
     generate_client_key,

@@ -14,7 +14,7 @@ from pyinfra.api import Config
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.ssh.settings import resolve_settings
-from tests.targets.sshenv import KEY_USER, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.sshenv import KEY_USER, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
 
 env = make_ssh_env_fixture()
 

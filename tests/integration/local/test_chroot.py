@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pyinfra.api.exceptions import ConnectError
-from tests.integration.containerkit import as_nobody, connect_error, connected, make_host
-from tests.targets import engines
+from tests.helpers import engines
+from tests.helpers.containerkit import as_nobody, connect_error, connected, make_host
 
 
 @pytest.fixture(scope="module")

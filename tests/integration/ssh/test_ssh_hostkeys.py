@@ -12,8 +12,8 @@ import pytest
 
 from pyinfra.api.exceptions import HostKeyError
 from pyinfra.connectors.ssh.hostkeys import fingerprint
-from tests.targets.sshd import generate_client_key
-from tests.targets.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.sshd import generate_client_key
+from tests.helpers.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture
 
 env = make_ssh_env_fixture()
 

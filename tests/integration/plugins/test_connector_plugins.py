@@ -3,7 +3,7 @@
 
 The virtualenv sees this interpreter's packages (pyinfra and its dependencies) through a
 ``.pth`` file, so nothing is downloaded: the plugin wheels are built by the test
-(tests/targets/wheels.py) and installed with ``pip install --no-index``.
+(tests/helpers/wheels.py) and installed with ``pip install --no-index``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.targets.wheels import build_wheel, child_venv, pip_install
+from tests.helpers.wheels import build_wheel, child_venv, pip_install
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 DEMO_MODULE = '''
 """A connector plugin: runs commands locally, with DEMO_TARGET set to the target."""

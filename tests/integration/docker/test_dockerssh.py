@@ -19,9 +19,9 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import TransferError
 from pyinfra.connectors.output import CommandOutput
-from tests.integration.containerkit import connect_error, connected
-from tests.targets import dockerssh, engines
-from tests.targets.dockerssh import DockerHostSSH
+from tests.helpers import dockerssh, engines
+from tests.helpers.containerkit import connect_error, connected
+from tests.helpers.dockerssh import DockerHostSSH
 
 ENGINE = "docker"
 
@@ -298,7 +298,7 @@ def test_missing_docker_user(docker_host: DockerHostSSH, container: str) -> None
 
 
 def test_ssh_host_unreachable(docker_host: DockerHostSSH) -> None:
-    from tests.targets.sshd import free_port
+    from tests.helpers.sshd import free_port
 
     data = {**docker_host.data(), "ssh_port": free_port()}
     message = connect_error(remote("anything"), data)
@@ -310,7 +310,7 @@ def test_ssh_host_unreachable(docker_host: DockerHostSSH) -> None:
 
 @pytest.fixture(scope="module")
 def client_key(docker_host: DockerHostSSH, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.targets.sshd import generate_client_key
+    from tests.helpers.sshd import generate_client_key
 
     return generate_client_key(tmp_path_factory.mktemp("dockerssh-key"))
 
@@ -338,7 +338,7 @@ def test_own_sshd_through_the_container_ip(client_key: Path, tmp_path: Path) -> 
 
 
 def test_own_sshd_published_port_given_as_ssh_port(client_key: Path, tmp_path: Path) -> None:
-    from tests.targets.sshd import free_port
+    from tests.helpers.sshd import free_port
 
     port = free_port()
     name = dockerssh.sshd_container(_pub(client_key), publish=f"127.0.0.1:{port}:22")

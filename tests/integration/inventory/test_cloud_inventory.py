@@ -20,8 +20,7 @@ import pytest
 from pyinfra.api import Inventory
 from pyinfra.api.connectors import register_connector, unregister_connector
 from pyinfra.api.exceptions import InventoryError
-from tests.plugins.cloud import API_ENV, CloudConnector
-from tests.targets.sshd import (
+from tests.helpers.sshd import (
     SSHServer,
     ensure_user,
     generate_client_key,
@@ -29,8 +28,9 @@ from tests.targets.sshd import (
     remove_user,
     require_root,
 )
+from tests.plugins.cloud import API_ENV, CloudConnector
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 USER = "pyicloud"
 
 sshd = make_sshd_fixture(scope="module")

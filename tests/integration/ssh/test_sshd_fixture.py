@@ -17,7 +17,7 @@ import pytest
 
 from pyinfra.api.exceptions import HostKeyError
 from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy, fingerprint
-from tests.targets.sshd import (
+from tests.helpers.sshd import (
     SSHServer,
     ensure_user,
     generate_client_key,
