@@ -3,15 +3,14 @@ integration/ grouped by connector, and helpers/ for the real targets they start)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api import Config
 from pyinfra.api.host import Host
-
-MakeHost = Callable[..., Host]
+from tests.helpers.hosts import MakeHost, new_host
 
 
 @pytest.fixture
@@ -27,9 +26,7 @@ def make_host() -> Iterator[MakeHost]:
         config: Config | None = None,
         connect: bool = False,
     ) -> Host:
-        inventory = Inventory(([(name, dict(data or {}))], {}))
-        State(inventory, config or Config())
-        host = next(iter(inventory))
+        host = new_host(name, data, config)
         made.append(host)
         if connect:
             host.connect(raise_exceptions=True)

@@ -8,19 +8,13 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
-
-
-def make_host(name: str, data: dict[str, Any] | None = None) -> Host:
-    inventory = Inventory(([(name, dict(data or {}))], {}))
-    State(inventory, Config())
-    return next(iter(inventory))
+from tests.helpers.hosts import new_host
 
 
 @contextlib.contextmanager
 def connected(name: str, data: dict[str, Any] | None = None) -> Iterator[Host]:
-    host = make_host(name, data)
+    host = new_host(name, data)
     host.connect(raise_exceptions=True)
     try:
         yield host
@@ -32,7 +26,7 @@ def connect_error(name: str, data: dict[str, Any] | None = None) -> str:
     """The message of the ConnectError that connecting raises (asserts that it does)."""
     from pyinfra.api.exceptions import ConnectError
 
-    host = make_host(name, data)
+    host = new_host(name, data)
     try:
         host.connect(raise_exceptions=True)
     except ConnectError as exc:

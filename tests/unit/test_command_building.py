@@ -10,6 +10,7 @@ from pyinfra.api import Config, Inventory, MaskString, QuoteString, State, Strin
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.connectors._runner.command import build_unix_command
 from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
+from tests.helpers.hosts import MakeHost
 
 INJECTIONS = [
     "x; touch /tmp/pwned",
@@ -152,13 +153,12 @@ def test_make_unix_command_for_host_builds_exactly_from_its_arguments() -> None:
     assert raw == "sudo -H -n -u root sh -c 'export PATH=/usr/local/bin && apt-get update'"
 
 
-def test_host_resolves_arguments_before_the_connector() -> None:
+def test_host_resolves_arguments_before_the_connector(make_host: MakeHost) -> None:
     # The call's arguments, then host data, then the run's config, then the defaults.
     from pyinfra.connectors.fake import FakeConnector
 
-    inventory = Inventory(([("@fake/resolve", {"_sudo_user": "from-host"})], {}))
-    State(inventory, Config(SUDO=True, SUDO_USER="from-config", SHELL="bash"))
-    host = inventory.get_host("@fake/resolve")
+    config = Config(SUDO=True, SUDO_USER="from-config", SHELL="bash")
+    host = make_host("@fake/resolve", {"_sudo_user": "from-host"}, config)
     FakeConnector.reset()
     try:
         host.run_shell_command("id")

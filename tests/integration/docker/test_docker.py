@@ -17,7 +17,8 @@ import pytest
 
 from pyinfra.api.exceptions import ConnectError
 from tests.helpers import engines
-from tests.helpers.containerkit import as_nobody, connect_error, connected, make_host
+from tests.helpers.containerkit import as_nobody, connect_error, connected
+from tests.helpers.hosts import new_host
 
 ENGINE = "docker"
 
@@ -80,7 +81,7 @@ def test_image_is_run_committed_and_removed(
 ) -> None:
     marker = f"/pyinfra-image-{uuid.uuid4().hex[:8]}"
     caplog.set_level(logging.INFO, logger="pyinfra")
-    host = make_host(f"@docker/{engines.BASE_IMAGE}")
+    host = new_host(f"@docker/{engines.BASE_IMAGE}")
     host.connect(raise_exceptions=True)
     committed = None
     try:
@@ -221,7 +222,7 @@ def test_error_permission_denied_on_socket(docker_ready: None) -> None:
     socket_path = "/var/run/docker.sock"
     if os.stat(socket_path).st_mode & 0o006:
         pytest.skip(f"{socket_path} is world-accessible here")
-    host = make_host("@docker/anything")
+    host = new_host("@docker/anything")
     _ = host.connector  # import and build everything before dropping privileges
 
     def attempt() -> str:
@@ -268,7 +269,7 @@ def test_many_commands_keep_output_separate(container: str) -> None:
 
 
 def test_platform_of_an_image_container(docker_ready: None) -> None:
-    host = make_host(f"@docker/{engines.BASE_IMAGE}", {"docker_platform": "linux/amd64"})
+    host = new_host(f"@docker/{engines.BASE_IMAGE}", {"docker_platform": "linux/amd64"})
     committed = None
     try:
         if os.uname().machine != "x86_64":

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api import Config
 from pyinfra.api.exceptions import TransferError
 from pyinfra.connectors.output import CommandOutput
 from tests.helpers import dockerssh, engines
 from tests.helpers.containerkit import connect_error, connected
 from tests.helpers.dockerssh import DockerHostSSH
+from tests.helpers.hosts import MakeHost
 
 ENGINE = "docker"
 
@@ -207,20 +208,14 @@ def test_sudo_password_inside_the_container(
 
 
 def test_host_sudo_config_does_not_apply_on_the_docker_host(
-    docker_host: DockerHostSSH, container: str
+    docker_host: DockerHostSSH, container: str, make_host: MakeHost
 ) -> None:
     # SUDO=True is for the container; the docker user on the host has no sudo rights,
     # so the docker commands there must not be wrapped in sudo.
-    inventory = Inventory(([(remote(container), docker_host.data())], {}))
-    State(inventory, Config(SUDO=True))
-    host = next(iter(inventory))
-    host.connect(raise_exceptions=True)
-    try:
-        ok, out = host.run_shell_command("id -un")
-        assert ok, out.output
-        assert out.stdout == "root"
-    finally:
-        host.disconnect()
+    host = make_host(remote(container), docker_host.data(), Config(SUDO=True), connect=True)
+    ok, out = host.run_shell_command("id -un")
+    assert ok, out.output
+    assert out.stdout == "root"
 
 
 def test_large_file_round_trip_and_no_temp_files(

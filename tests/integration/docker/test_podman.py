@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import engines
-from tests.helpers.containerkit import connect_error, connected, make_host
+from tests.helpers.containerkit import connect_error, connected
+from tests.helpers.hosts import new_host
 
 ENGINE = "podman"
 
@@ -62,7 +63,7 @@ def test_image_is_run_committed_and_removed(
 ) -> None:
     marker = f"/pyinfra-image-{uuid.uuid4().hex[:8]}"
     caplog.set_level(logging.INFO, logger="pyinfra")
-    host = make_host(f"@podman/{engines.BASE_IMAGE}")
+    host = new_host(f"@podman/{engines.BASE_IMAGE}")
     host.connect(raise_exceptions=True)
     committed = None
     try:

@@ -12,7 +12,8 @@ import pytest
 
 from pyinfra.api.exceptions import ConnectError
 from tests.helpers import engines
-from tests.helpers.containerkit import as_nobody, connect_error, connected, make_host
+from tests.helpers.containerkit import as_nobody, connect_error, connected
+from tests.helpers.hosts import new_host
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def test_error_not_a_root_filesystem(tmp_path: Path) -> None:
 
 
 def test_error_not_root(tree: Path) -> None:
-    host = make_host(f"@chroot/{tree}")
+    host = new_host(f"@chroot/{tree}")
     _ = host.connector
 
     def attempt() -> str:

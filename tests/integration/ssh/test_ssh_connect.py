@@ -17,10 +17,11 @@ from typing import Any
 import paramiko
 import pytest
 
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api import Config, Inventory
 from pyinfra.api.exceptions import AuthenticationError, ConnectError, ConnectorDataTypeError
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.ssh.connect import backoff_delay
+from tests.helpers.hosts import MakeHost
 from tests.helpers.sshd import SSHServer, free_port, generate_client_key
 from tests.helpers.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
 
@@ -55,7 +56,7 @@ def test_plain_names_use_ssh_and_default_hostname() -> None:
     assert settings.port == 22
 
 
-def test_data_keys_are_typed_and_described() -> None:
+def test_data_keys_are_typed_and_described(make_host: MakeHost) -> None:
     from pyinfra.connectors.ssh.settings import SSH_DATA_META, SSHConnectorData
 
     seed_keys = {
@@ -70,10 +71,9 @@ def test_data_keys_are_typed_and_described() -> None:
     assert all(meta.description for meta in SSH_DATA_META.values())
     assert SSH_DATA_META["ssh_allow_agent"].default is True
     assert SSH_DATA_META["ssh_file_transfer_protocol"].default == "sftp"
-    inventory = Inventory(([("h", {"ssh_port": "22"})], {}))
-    State(inventory, Config())
+    host = make_host("h", {"ssh_port": "22"})
     with pytest.raises(ConnectorDataTypeError, match="h: connector data ssh_port must be int"):
-        inventory.get_host("h").connector  # noqa: B018
+        host.connector  # noqa: B018
 
 
 # -- authentication ---------------------------------------------------------------------------
