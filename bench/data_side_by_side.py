@@ -3,7 +3,7 @@
 
 Usage (root, after scripts/setup-data.sh):  .venv/bin/python bench/data_side_by_side.py
 
-For each tool, on a database container of its own (tests/targets/databases.py) and
+For each tool, on a database container of its own (tests/helpers/databases.py) and
 on this machine's dockerd:
 
 * wall time of ``pyinfra -y TARGET deploy.py`` for the first run (everything
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.targets import engines  # noqa: E402
-from tests.targets.databases import (  # noqa: E402
+from tests.helpers import engines  # noqa: E402
+from tests.helpers.databases import (  # noqa: E402
     ADMIN,
     ADMIN_PASSWORD,
     DatabaseServer,

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.targets.sshd import SSHServer, ensure_user, generate_client_key  # noqa: E402
+from tests.helpers.sshd import SSHServer, ensure_user, generate_client_key  # noqa: E402
 
 SIDES = {
     "ours": Path(os.environ.get("PYINFRA_OURS_PYTHON", ROOT / ".venv" / "bin" / "python")),

@@ -152,7 +152,7 @@ def prepare_db(db: Any) -> None:
 
 
 def prepare_docker(prefix: str, workdir: Path) -> None:
-    from tests.targets.dockerdata import make_plugin_dir
+    from tests.helpers.dockerdata import make_plugin_dir
 
     def docker(*args: str) -> None:
         subprocess.run(["docker", *args], check=True, capture_output=True)
@@ -167,7 +167,7 @@ def prepare_docker(prefix: str, workdir: Path) -> None:
     docker("exec", f"{prefix}-c", "touch", "/tmp/pyi-new")
     docker("tag", "pyinfra-test-base:bookworm", f"{prefix}-img:1")
     docker("plugin", "create", f"{prefix}-plugin", str(make_plugin_dir(workdir / "plugin")))
-    from tests.targets import engines
+    from tests.helpers import engines
 
     engines.run_container("podman", engines.BASE_IMAGE, name=f"{prefix}-p")
 
@@ -301,7 +301,7 @@ def compare(
 
 def my_objects(prefix: str) -> set[str]:
     """Ids and names of the objects this script made (docker and podman)."""
-    from tests.targets import engines
+    from tests.helpers import engines
 
     def out(*args: str, engine: str = "docker") -> list[str]:
         return engines.cli(engine, *args).stdout.split()
@@ -323,7 +323,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("CONTAINERS_CONF", "/var/cache/pyinfra-test/containers.conf")
 
-    from tests.targets.databases import DatabaseServer, ensure_image
+    from tests.helpers.databases import DatabaseServer, ensure_image
 
     reason = ensure_image()
     if reason:

@@ -4,7 +4,7 @@
 #
 # Usage: bash scripts/setup-vagrant.sh   (root, Debian 12; idempotent, ~0.5 s when warm)
 #
-# The tests (tests/integration/test_vagrant_inventory.py) bring machines up themselves
+# The tests (tests/integration/inventory/test_vagrant_inventory.py) bring machines up themselves
 # with `vagrant up --provider=docker` in a temporary project (no box, synced folder
 # disabled, private VAGRANT_HOME, VAGRANT_CHECKPOINT_DISABLE=1) and destroy them after.
 set -euo pipefail

@@ -37,6 +37,8 @@ fi
 
 log "ruff"
 .venv/bin/ruff check src tests bench examples
+log "shellcheck (the scripts connectors run on targets)"
+shellcheck src/pyinfra/connectors/_runner/scripts/*.sh
 log "mypy"
 .venv/bin/mypy
 log "pytest"

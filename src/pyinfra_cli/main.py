@@ -11,7 +11,7 @@ import click
 from pyinfra import __version__
 from pyinfra.api.config import PYINFRA_API_VERSION
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.connectors.execloop import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes
 from pyinfra_cli.runner import CliOptions, run_cli
 from pyinfra_cli.support import support_text
 

@@ -1,10 +1,11 @@
-"""Collects the contract targets of every connector kind (targets_*.py modules)."""
+"""Collects the contract targets of every connector kind (targets_*.py modules) and gives
+the pyinfra.testing contract suite its fixtures: one connected host per target."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,6 +28,7 @@ TARGETS = all_targets()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test over the targets that have the capabilities it needs."""
     if "target" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("needs")
@@ -46,6 +48,17 @@ def target(request: pytest.FixtureRequest) -> ContractTarget:
 
 
 @pytest.fixture
-def host(target: ContractTarget) -> Iterator[Host]:
+def contract_host(target: ContractTarget) -> Iterator[Host]:
     with target.host() as h:
         yield h
+
+
+@pytest.fixture
+def contract_process_exists(target: ContractTarget) -> Callable[[str], bool]:
+    assert target.process_exists is not None, f"{target.id} declares no process_exists"
+    return target.process_exists
+
+
+@pytest.fixture
+def contract_sudo_user(target: ContractTarget) -> str:
+    return target.sudo_user

@@ -12,8 +12,9 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
+from pyinfra.api.state import BaseStateCallback, State
+from pyinfra.testing import CAPABILITIES, connected_host
 
 # Capabilities a target may declare:
 #   shell    - really executes shell commands (env, chdir, stdin, exit codes, order)
@@ -21,7 +22,7 @@ from pyinfra.api.host import Host
 #   sudo     - _sudo / _sudo_user work without a password
 #   files    - put_file / get_file round trips
 #   pty      - _get_pty gives a terminal
-ALL_CAPABILITIES = frozenset({"shell", "timeout", "sudo", "files", "pty"})
+ALL_CAPABILITIES = CAPABILITIES
 
 
 @dataclass
@@ -37,6 +38,9 @@ class ContractTarget:
     # Extra setup / teardown around the whole module's use of this target.
     setup: Callable[[], None] | None = None
     sudo_user: str = "nobody"
+    # False: the contract suite only (not the deploy tests of tests/integration, which
+    # run over every target by default).
+    deploys: bool = True
     _prepared: bool = field(default=False, repr=False)
 
     def prepare(self) -> None:
@@ -47,12 +51,26 @@ class ContractTarget:
 
     @contextlib.contextmanager
     def host(self) -> Iterator[Host]:
-        inventory = Inventory(([(self.inventory_name, dict(self.data))], {}))
-        state = State(inventory, Config())
-        host = next(iter(inventory))
-        host.connect(raise_exceptions=True)
-        try:
+        with connected_host(self.inventory_name, self.data) as host:
             yield host
-        finally:
-            host.disconnect()
-            del state
+
+
+class CommittedImages(BaseStateCallback):
+    """Collects the image every disconnect of an image-form container target commits
+    (a test may disconnect and reconnect: each connection commits one)."""
+
+    def __init__(self) -> None:
+        self.images: list[str] = []
+
+    def host_disconnect(self, state: State, host: Host) -> None:
+        image = host.connector_data.pop("docker_committed_image", None)
+        if image:
+            self.images.append(str(image))
+
+
+def collect_committed_images(host: Host) -> list[str]:
+    """The images ``host``'s disconnects commit from now on (filled as they happen)."""
+    collector = CommittedImages()
+    assert host.state is not None
+    host.state.add_callback_handler(collector)
+    return collector.images

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyinfra.api.host import Host
-from tests.contract.targets import ALL_CAPABILITIES, ContractTarget
-from tests.targets import engines
+from tests.contract.targets import ALL_CAPABILITIES, ContractTarget, collect_committed_images
+from tests.helpers import engines
 
 NO_SUDO = ALL_CAPABILITIES - {"sudo"}
 
@@ -41,14 +41,13 @@ class ContainerTarget(ContractTarget):
     def host(self) -> Iterator[Host]:
         with super().host() as h:
             self.current["container"] = h.connector_data["docker_container_id"]
+            committed = collect_committed_images(h)
             try:
                 yield h
             finally:
-                if self.image_form:
-                    h.disconnect()
-                    committed = h.connector_data.get("docker_committed_image")
-                    if committed:
-                        engines.remove_image(self.engine, committed)
+                h.disconnect()
+                for image in committed:
+                    engines.remove_image(self.engine, image)
 
     def container_process_exists(self, text: str) -> bool:
         return engines.container_process_exists(self.engine, self.current["container"], text)
@@ -59,7 +58,7 @@ def _unavailable(ensure: object) -> object:
         reason = ensure() if callable(ensure) else None
         if reason and os.environ.get("CI") == "true":
             raise RuntimeError(reason)  # in CI every engine must be there
-        return reason  # type: ignore[no-any-return]
+        return reason
 
     return check
 

@@ -38,7 +38,7 @@ def _unavailable() -> str | None:
 
 
 def _setup() -> None:
-    from tests.targets.sshd import SSHServer, ensure_user, generate_client_key
+    from tests.helpers.sshd import SSHServer, ensure_user, generate_client_key
 
     ensure_user(USER, shell="/bin/sh", sudo="nopasswd")
     _DIR.mkdir(mode=0o700, exist_ok=True)
@@ -83,7 +83,7 @@ def _process_exists(text: str) -> bool:
 
 def make_targets() -> list[ContractTarget]:
     if "port" not in _state:
-        from tests.targets.sshd import free_port
+        from tests.helpers.sshd import free_port
 
         _state["port"] = free_port()
     data: dict[str, object] = {

@@ -32,8 +32,8 @@ import pytest
 
 from pyinfra.api.host import Host
 from tests.contract.targets import ALL_CAPABILITIES, ContractTarget
-from tests.integration.deploykit import DEPLOY_TARGETS
-from tests.targets import engines
+from tests.helpers import engines
+from tests.helpers.deploykit import DEPLOY_TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_IMAGE = "pyi-files-tools:bookworm"
@@ -195,7 +195,7 @@ def ssh_access() -> SSHAccess | None:
     if not target or target[0].unavailable():
         return None
     target[0].prepare()
-    from tests.targets.sshd import generate_client_key
+    from tests.helpers.sshd import generate_client_key
 
     folder = Path(tempfile.mkdtemp(prefix="pyi-files-sshkey-"))
     folder.chmod(0o755)
@@ -231,7 +231,7 @@ def assert_idempotent(
     """A dry run changes nothing and reports changes; the first run changes and passes
     ``check``; the second run reports no change and runs no command; a dry run after
     that reports nothing either. ``extra_state()`` adds what ``snapshot`` cannot see."""
-    from tests.integration.deploykit import run, snapshot
+    from tests.helpers.deploykit import run, snapshot
 
     def state() -> str:
         return snapshot(host, snapshot_dir) + (extra_state() if extra_state else "")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
-from tests.targets import engines
+from tests.helpers import engines
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD_IMAGE = "pyi-sys-systemd:bookworm"

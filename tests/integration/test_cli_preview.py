@@ -44,14 +44,15 @@ def run_at_terminal(*args: str, cwd: Path, answer: bytes) -> tuple[int, str]:
         cwd=cwd,
     )
     os.close(slave)
+    assert process.stderr is not None
+    errors = process.stderr.fileno()
     seen = b""
     deadline = time.monotonic() + 60
     answered = False
     while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master, process.stderr], [], [], 0.2)
-        if process.stderr in ready:
-            chunk = os.read(process.stderr.fileno(), 4096)  # type: ignore[union-attr]
-            seen += chunk
+        ready, _, _ = select.select([master, errors], [], [], 0.2)
+        if errors in ready:
+            seen += os.read(errors, 4096)
         if master in ready:
             try:
                 seen += os.read(master, 4096)

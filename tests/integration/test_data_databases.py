@@ -1,5 +1,5 @@
 """mysql.* and postgres.*/postgresql.* against real MariaDB and PostgreSQL servers
-(Debian's packages in a container, see tests/targets/databases.py), through @docker
+(Debian's packages in a container, see tests/helpers/databases.py), through @docker
 (root: MariaDB's socket, PostgreSQL's peer authentication with _sudo_user) and @ssh
 (an unprivileged user: password authentication over TCP).
 
@@ -30,10 +30,10 @@ from pyinfra.facts.mysql import MysqlDatabases, MysqlUserGrants, MysqlUsers
 from pyinfra.facts.postgres import PostgresDatabases, PostgresRoles
 from pyinfra.facts.postgresql import PostgresqlDatabases, PostgresqlRoles
 from pyinfra.operations import mysql, postgres, postgresql
-from tests.integration.containerkit import connected
-from tests.integration.deploykit import run
-from tests.targets import engines
-from tests.targets.databases import ADMIN, ADMIN_PASSWORD, DatabaseServer, ensure_image
+from tests.helpers import engines
+from tests.helpers.containerkit import connected
+from tests.helpers.databases import ADMIN, ADMIN_PASSWORD, DatabaseServer, ensure_image
+from tests.helpers.deploykit import run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,10 +26,10 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts import docker as facts
 from pyinfra.facts.podman import PodmanPs, PodmanSystemInfo
 from pyinfra.operations import docker
-from tests.integration.containerkit import connected
-from tests.integration.deploykit import run
-from tests.targets import engines
-from tests.targets.dockerdata import FakeRegistry, free_port, make_plugin_dir, plugin_unavailable
+from tests.helpers import engines
+from tests.helpers.containerkit import connected
+from tests.helpers.deploykit import run
+from tests.helpers.dockerdata import FakeRegistry, free_port, make_plugin_dir, plugin_unavailable
 
 BASE = engines.BASE_IMAGE
 
@@ -48,7 +48,7 @@ SSH_USER = "pyi-data-ssh"
 def ssh_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     """This machine over a real sshd (port 42300-42399) as a user with NOPASSWD sudo:
     the docker operations then run ``docker`` with ``_sudo=True`` over SSH."""
-    from tests.targets import sshd
+    from tests.helpers import sshd
 
     engines.require(engines.ensure_base_image())
     sshd.require_sshd()

@@ -21,7 +21,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta, operation
 from pyinfra.api.parallel import connect_all, disconnect_all
 from pyinfra.operations import files, server
-from tests.integration.deploykit import run, run_many
+from tests.helpers.deploykit import run, run_many
 
 
 class Recorder(BaseStateCallback):

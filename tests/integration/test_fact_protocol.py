@@ -14,7 +14,7 @@ from pyinfra.api.exceptions import FactPreconditionError, FactProcessError
 from pyinfra.api.facts import FactBase, fact_fetch_counts
 from pyinfra.api.host import Host
 from pyinfra.api.operation import operation
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pyinfra.api.host import Host
 from pyinfra.facts import files as F
 from pyinfra.facts import server as S
 from pyinfra.operations import files, server
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pyinfra.api.exceptions import FactError
 from pyinfra.api.host import Host
 from pyinfra.facts import files as F
 from pyinfra.operations import files
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 from tests.integration.fileskit import (
     BUSYBOX_IMAGE,
     TOOLS_IMAGE,

@@ -23,7 +23,7 @@ from pyinfra.api.host import Host
 from pyinfra.facts import files as F
 from pyinfra.operations import files
 from tests.contract.targets import ContractTarget
-from tests.integration.deploykit import remote_dir, run
+from tests.helpers.deploykit import remote_dir, run
 from tests.integration.fileskit import (
     REQUESTS,
     assert_idempotent,

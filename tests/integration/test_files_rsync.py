@@ -14,7 +14,7 @@ from pyinfra.api.host import Host
 from pyinfra.connectors import rsync as rsync_runner
 from pyinfra.operations import files
 from tests.contract.targets import ContractTarget
-from tests.integration.deploykit import remote_dir, run
+from tests.helpers.deploykit import remote_dir, run
 from tests.integration.fileskit import (
     assert_idempotent,
     changed,

@@ -17,7 +17,7 @@ from pyinfra.api.host import Host
 from pyinfra.facts import git as G
 from pyinfra.operations import git
 from tests.contract.targets import ContractTarget
-from tests.integration.deploykit import remote_dir, run
+from tests.helpers.deploykit import remote_dir, run
 from tests.integration.fileskit import (
     assert_idempotent,
     changed,

@@ -18,7 +18,7 @@ from pyinfra.api.host import Host
 from pyinfra.facts import gpg as GF
 from pyinfra.operations import gpg
 from tests.contract.targets import ContractTarget
-from tests.integration.deploykit import remote_dir, run
+from tests.helpers.deploykit import remote_dir, run
 from tests.integration.fileskit import (
     assert_idempotent,
     changed,

@@ -21,7 +21,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import User
 from pyinfra.operations import files, server
-from tests.integration.deploykit import open_target, remote_dir, run, sh, snapshot, target_params
+from tests.helpers.deploykit import open_target, remote_dir, run, sh, snapshot, target_params
 
 
 @dataclass

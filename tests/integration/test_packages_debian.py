@@ -1,5 +1,5 @@
 """apt, deb and pip operations against the real tools, on containers of the package
-image (tests/targets/pkgtarget.py): through ``@docker`` as root and through SSH as a
+image (tests/helpers/pkgtarget.py): through ``@docker`` as root and through SSH as a
 non-root user with ``_sudo``. The acceptance deploy adds a signed local repository,
 pins, installs (with a dependency), upgrades and removes packages, installs a ``.deb``
 and fills a virtualenv from the local wheelhouse: a dry run changes nothing, the first
@@ -18,8 +18,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apk, apt, pip, server
-from tests.integration.deploykit import run
-from tests.targets.pkgtarget import PkgContainer, pkg_container
+from tests.helpers.deploykit import run
+from tests.helpers.pkgtarget import PkgContainer, pkg_container
 
 REPO_LINE = "deb [signed-by=/etc/apt/keyrings/pyi.gpg] file:/srv/pyi/apt ./"
 # A view of everything the deploy may change (to prove a dry run changed nothing).

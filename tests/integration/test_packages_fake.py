@@ -29,7 +29,7 @@ from pyinfra.operations import (
 )
 from pyinfra.operations.freebsd import freebsd_update
 from pyinfra.operations.freebsd import pkg as freebsd_pkg
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 
 PROBE_OK = "__pyinfra_probe_exit__ 0"
 

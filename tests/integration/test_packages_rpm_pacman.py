@@ -12,8 +12,8 @@ import pytest
 
 from pyinfra.api.facts import fact_fetch_counts
 from pyinfra.operations import dnf, pacman, zypper
-from tests.integration.deploykit import run
-from tests.targets.pkgtarget import PkgContainer, pkg_container
+from tests.helpers.deploykit import run
+from tests.helpers.pkgtarget import PkgContainer, pkg_container
 
 
 @pytest.fixture(scope="module")

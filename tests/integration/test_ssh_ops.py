@@ -19,7 +19,7 @@ import pytest
 from pyinfra.api.host import Host
 from pyinfra.operations import ssh
 from tests.contract.targets import ContractTarget
-from tests.integration.deploykit import remote_dir, run
+from tests.helpers.deploykit import remote_dir, run
 from tests.integration.fileskit import (
     SSHAccess,
     assert_idempotent,

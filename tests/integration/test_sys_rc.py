@@ -15,7 +15,7 @@ from pyinfra.facts.crontab import Crontab
 from pyinfra.facts.openrc import OpenrcEnabled, OpenrcStatus
 from pyinfra.facts.runit import RunitManaged, RunitStatus
 from pyinfra.operations import crontab, openrc, runit, server
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 from tests.integration.syskit import RC_IMAGE, Box, start_box
 
 OPENRC_SCRIPT = (

@@ -22,7 +22,7 @@ from pyinfra.facts.crontab import Crontab
 from pyinfra.facts.server import InitSystem, Mounts, Users
 from pyinfra.facts.sysvinit import InitdStatus
 from pyinfra.operations import crontab, iptables, server, sysvinit
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 from tests.integration.syskit import Box, plain_box
 
 
@@ -42,9 +42,9 @@ def host(box: Box) -> Iterator[Host]:
 @dataclass
 class Case:
     id: str
-    deploy: Callable[[], None]
+    deploy: Callable[[], object]
     observe: str  # shell script printing the state the deploy changes
-    check: Callable[[str], None]
+    check: Callable[[str], object]
     prepare: str = ""
 
 
@@ -242,8 +242,9 @@ CASES = [
 ]
 
 
-def _assert(condition: bool, output: str) -> None:
+def _assert(condition: bool, output: str) -> bool:
     assert condition, output
+    return True
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

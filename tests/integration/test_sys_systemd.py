@@ -17,7 +17,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import Hostname, InitSystem
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, iptables, server, systemd
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 from tests.integration.syskit import Box, start_box, systemd_box, wait_until
 
 UNIT = """[Unit]

@@ -128,7 +128,7 @@ def test_memoize() -> None:
 def test_config_defaults() -> None:
     config = Config(SUDO=True, CUSTOM="x")
     assert config.CONNECT_TIMEOUT == 10 and config.PARALLEL == 0 and config.SHELL == "sh"
-    assert config.SUDO is True and config.CUSTOM == "x"
+    assert config.SUDO is True and config.CUSTOM == "x"  # type: ignore[attr-defined]
 
 
 def test_logger_and_no_monkey_patching() -> None:

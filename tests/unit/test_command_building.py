@@ -8,8 +8,9 @@ import pytest
 
 from pyinfra.api import Config, Inventory, MaskString, QuoteString, State, StringCommand
 from pyinfra.api.exceptions import OperationValueError
-from pyinfra.connectors.unixcommand import build_unix_command
+from pyinfra.connectors._runner.command import build_unix_command
 from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
+from tests.helpers.hosts import MakeHost
 
 INJECTIONS = [
     "x; touch /tmp/pwned",
@@ -126,14 +127,20 @@ def test_su_password_uses_pty_and_responder() -> None:
     assert esc.needs_pty
 
 
-def test_make_unix_command_for_host_resolution_order() -> None:
+def test_make_unix_command_for_host_builds_exactly_from_its_arguments() -> None:
+    # --sudo, host data and config are the operation layer's to resolve (issue 9.2): a
+    # connector's own helper commands built with this run as given (as in pyinfra 3.10).
     inventory = Inventory(([("@local", {"_sudo_user": "from-host"})], {}))
     state = State(inventory, Config(SUDO=True, SUDO_USER="from-config", SHELL="bash"))
     host = inventory.get_host("@local")
     raw = make_unix_command_for_host(state, host, "id").get_raw_value()
-    assert raw == "sudo -H -n -u from-host bash -c id"
+    assert raw == "sh -c id"
     raw = make_unix_command_for_host(state, host, "id", _sudo_user="from-call").get_raw_value()
-    assert raw == "sudo -H -n -u from-call bash -c id"
+    assert raw == "sh -c id"
+    raw = make_unix_command_for_host(
+        state, host, "id", _sudo=True, _sudo_user="from-call"
+    ).get_raw_value()
+    assert raw == "sudo -H -n -u from-call sh -c id"
     # The seed's example form
     raw = make_unix_command_for_host(
         state,
@@ -143,4 +150,26 @@ def test_make_unix_command_for_host_resolution_order() -> None:
         _sudo_user="root",
         _env={"PATH": "/usr/local/bin"},
     ).get_raw_value()
-    assert raw == "sudo -H -n -u root bash -c 'export PATH=/usr/local/bin && apt-get update'"
+    assert raw == "sudo -H -n -u root sh -c 'export PATH=/usr/local/bin && apt-get update'"
+
+
+def test_host_resolves_arguments_before_the_connector(make_host: MakeHost) -> None:
+    # The call's arguments, then host data, then the run's config, then the defaults.
+    from pyinfra.connectors.fake import FakeConnector
+
+    config = Config(SUDO=True, SUDO_USER="from-config", SHELL="bash")
+    host = make_host("@fake/resolve", {"_sudo_user": "from-host"}, config)
+    FakeConnector.reset()
+    try:
+        host.run_shell_command("id")
+        host.run_shell_command("id", _sudo_user="from-call")
+        # a connector's own call: exactly as given
+        host.connector.run_shell_command(StringCommand("id"), False, False)
+        full = [call.full_command for call in FakeConnector.commands_for("@fake/resolve")]
+    finally:
+        FakeConnector.reset()
+    assert full == [
+        "sudo -H -n -u from-host bash -c id",
+        "sudo -H -n -u from-call bash -c id",
+        "sh -c id",
+    ]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.connectors._runner.argv import command_argv
+from pyinfra.connectors._runner.command import make_unix_command
 from pyinfra.connectors.chrootpath import resolve_in_root
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.dockerapi import EngineUnavailable, error_message, parse_endpoint
-from pyinfra.connectors.dockersession import _MarkerScanner
-from pyinfra.connectors.unixcommand import make_unix_command
+from pyinfra.connectors.docker.api import EngineUnavailable, error_message, parse_endpoint
+from pyinfra.connectors.docker.session import _MarkerScanner
 
 
 @pytest.mark.parametrize(

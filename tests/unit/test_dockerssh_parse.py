@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pyinfra.api import Inventory
+from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import InventoryError
+from pyinfra.connectors.docker.address import ssh_address
 from pyinfra.connectors.dockerssh import DockerSSHConnector
-from pyinfra.connectors.dockersshaddr import ssh_address
 
 
 def _names(arg: str | None) -> list[tuple[str, dict[str, Any], list[str]]]:
@@ -92,3 +92,25 @@ def test_address_container_ip() -> None:
 
 def test_address_none() -> None:
     assert ssh_address(_info(), None) is None
+
+
+def test_podmanssh_names() -> None:
+    from pyinfra.connectors.dockerssh import PodmanSSHConnector
+
+    assert list(PodmanSSHConnector.make_names_data("admin@box:web")) == [
+        (
+            "@podmanssh/admin@box:web",
+            {"ssh_user": "admin", "dockerssh_host": "box", "docker_identifier": "web"},
+            [],
+        )
+    ]
+    for arg in (None, "web", "box:"):
+        with pytest.raises(InventoryError) as info:
+            list(PodmanSSHConnector.make_names_data(arg))
+        assert "\n" not in str(info.value)
+        assert "@podmanssh/HOST:CONTAINER_OR_IMAGE" in str(info.value)
+    inventory = Inventory((["@podmanssh/box:web"], {}))
+    State(inventory, Config())
+    host = inventory.get_host("@podmanssh/box:web")
+    assert host.connector_cls is PodmanSSHConnector
+    assert host.connector.data["dockerssh_docker_command"] == "podman"

@@ -24,9 +24,10 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
 from pyinfra.connectors.fake import FakeConnector
+from pyinfra.facts import filecommands
 from pyinfra.facts import files as F
 from pyinfra.operations import files
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_bsd_hashes(bsd: Host) -> None:
     assert bsd.get_fact(F.Sha1File, path="/x") == hashlib.sha1(data).hexdigest()
     assert bsd.get_fact(F.Sha384File, path="/x") == hashlib.sha384(data).hexdigest()
     # the BSD line form, should a tool print it
-    assert F.parse_digest("md5", f"MD5 (/x) = {hashlib.md5(data).hexdigest()}") == (
+    assert filecommands.parse_digest("md5", f"MD5 (/x) = {hashlib.md5(data).hexdigest()}") == (
         hashlib.md5(data).hexdigest()
     )
 
@@ -95,7 +96,7 @@ def test_bsd_hashes(bsd: Host) -> None:
     ],
 )
 def test_ls_lines(line: str, kind: str, mode: int, size: int) -> None:
-    parsed = F.parse_stat_output(line)
+    parsed = filecommands.parse_stat_output(line)
     assert parsed is not None
     assert (parsed[0], parsed[1]["mode"], parsed[1]["size"]) == (kind, mode, size)
     assert parsed[1]["mtime"] is not None and parsed[1]["atime"] is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pyinfra.api.exceptions import InventoryError
-from pyinfra.connectors.sshconfig import (
+from pyinfra.connectors.ssh.config import (
     JumpHost,
     SSHHostConfig,
     lookup_ssh_config,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pyinfra.api.exceptions import HostKeyError, InventoryError
-from pyinfra.connectors.sshhostkeys import (
+from pyinfra.connectors.ssh.hostkeys import (
     HostKeyPolicy,
     append_known_host,
     find_known_host_entries,

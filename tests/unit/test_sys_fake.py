@@ -32,7 +32,7 @@ from pyinfra.operations import vzctl as vz_ops
 from pyinfra.operations import zfs as zfs_ops
 from pyinfra.operations.freebsd import service as fbsd_service
 from pyinfra.operations.freebsd import sysrc as fbsd_sysrc
-from tests.integration.deploykit import run
+from tests.helpers.deploykit import run
 
 
 @pytest.fixture
@@ -276,7 +276,8 @@ def test_selinux(fake: Host) -> None:
     }
     # getsebool(8): "NAME --> on|off"; stat -c %C: the context
     assert selinux.SEBoolean().process(["httpd_can_network_connect --> off"]) == "off"
-    assert selinux.FileContext().process(["system_u:object_r:etc_t:s0"])["type"] == "etc_t"
+    context = selinux.FileContext().process(["system_u:object_r:etc_t:s0"])
+    assert context is not None and context["type"] == "etc_t"
     assert selinux.FileContext().process(["?"]) is None
 
     answer(r"getsebool httpd_can_network_connect", "httpd_can_network_connect --> off\n")
@@ -431,7 +432,9 @@ def test_users_lastlog_and_crontab_parsers() -> None:
         "@reboot boot",
     ]
     table = parse_crontab(text)
-    assert table["job"]["minute"] == "*/5" and table.get("@reboot") is None
+    assert table is not None
+    job = table["job"]
+    assert job is not None and job["minute"] == "*/5" and table.get("@reboot") is None
     assert table["boot"] == {"command": "boot", "special_time": "@reboot", "comments": []}
     assert str(table) == "\n".join(text)
 

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
+from pyinfra.connectors.inventory.vagrantparse import parse_ssh_config, parse_status
 from pyinfra.connectors.vagrant import ssh_data
-from pyinfra.connectors.vagrantparse import parse_ssh_config, parse_status
 
 STATUS = r"""1795484804,web1,metadata,provider,docker
 1795484804,idle,metadata,provider,docker

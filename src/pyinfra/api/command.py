@@ -55,10 +55,7 @@ def _render(bit: Any, masked: bool) -> str:
     if isinstance(bit, QuoteString):
         inner = bit.obj
         if isinstance(inner, StringCommand):
-            raw = inner._join(masked)
-            if masked and inner.has_mask():
-                return shlex.quote(raw)
-            return shlex.quote(raw)
+            return shlex.quote(inner._join(masked))
         if isinstance(inner, MaskString) and masked:
             return MASK
         return shlex.quote(str(inner))
@@ -162,13 +159,13 @@ def make_formatted_string_command(string: str, *args: Any, **kwargs: Any) -> Str
     return StringCommand(*bits, _separator="")
 
 
-class FileUploadCommand(PyinfraCommand):
-    """Upload ``src`` (a path or IO object) to ``dest`` on the host."""
+class _FileTransferCommand(PyinfraCommand):
+    """A file moved between this machine and the host: ``src`` to ``dest``."""
 
     def __init__(
         self,
-        src: str | IO[Any],
-        dest: str,
+        src: Any,
+        dest: Any,
         remote_temp_filename: str | None = None,
         **arguments: Any,
     ) -> None:
@@ -178,29 +175,24 @@ class FileUploadCommand(PyinfraCommand):
         self.remote_temp_filename = remote_temp_filename
 
     def __repr__(self) -> str:
-        return f"FileUploadCommand({self.src!r}, {self.dest!r})"
+        return f"{type(self).__name__}({self.src!r}, {self.dest!r})"
+
+
+class FileUploadCommand(_FileTransferCommand):
+    """Upload ``src`` (a path or IO object) to ``dest`` on the host."""
+
+    src: str | IO[Any]
+    dest: str
 
     def execute(self, state: State | None, host: Host, connector_arguments: dict[str, Any]) -> Any:
         return host.put_file(self.src, self.dest, self.remote_temp_filename, **connector_arguments)
 
 
-class FileDownloadCommand(PyinfraCommand):
+class FileDownloadCommand(_FileTransferCommand):
     """Download ``src`` on the host into ``dest`` (a path or IO object)."""
 
-    def __init__(
-        self,
-        src: str,
-        dest: str | IO[Any],
-        remote_temp_filename: str | None = None,
-        **arguments: Any,
-    ) -> None:
-        super().__init__(**arguments)
-        self.src = src
-        self.dest = dest
-        self.remote_temp_filename = remote_temp_filename
-
-    def __repr__(self) -> str:
-        return f"FileDownloadCommand({self.src!r}, {self.dest!r})"
+    src: str
+    dest: str | IO[Any]
 
     def execute(self, state: State | None, host: Host, connector_arguments: dict[str, Any]) -> Any:
         return host.get_file(self.src, self.dest, self.remote_temp_filename, **connector_arguments)

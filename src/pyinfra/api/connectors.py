@@ -37,6 +37,7 @@ _BUILTINS: dict[str, str] = {
     "docker": "pyinfra.connectors.docker:DockerConnector",
     "podman": "pyinfra.connectors.docker:PodmanConnector",
     "dockerssh": "pyinfra.connectors.dockerssh:DockerSSHConnector",
+    "podmanssh": "pyinfra.connectors.dockerssh:PodmanSSHConnector",
     "chroot": "pyinfra.connectors.chroot:ChrootConnector",
     "terraform": "pyinfra.connectors.terraform:TerraformInventoryConnector",
     "vagrant": "pyinfra.connectors.vagrant:VagrantInventoryConnector",
@@ -172,7 +173,7 @@ def get_execution_connector(name: str) -> type[BaseConnector]:
     return cls
 
 
-def register_connector(name: str, cls: type[BaseConnector], replace: bool = False) -> None:
+def register_connector(name: str, cls: type, replace: bool = False) -> None:
     """Register ``cls`` under ``@name`` for this process.
 
     Refuses a class that is not a ``BaseConnector`` subclass, an executing connector
@@ -209,7 +210,7 @@ def register_connector(name: str, cls: type[BaseConnector], replace: bool = Fals
                 taken_by = f"{_class_path(_loaded[name])} from package {package}"
         elif name in _load_specs():
             target, package = _load_specs()[name]
-            if target.replace(" ", "") != f"{cls.__module__}:{cls.__qualname__}":
+            if _entry_point_class(name, target, package) is not cls:
                 taken_by = f"{target.replace(' ', '').replace(':', '.')} from package {package}"
         if taken_by is not None and not replace:
             raise ConnectorRegistrationError(
@@ -217,6 +218,17 @@ def register_connector(name: str, cls: type[BaseConnector], replace: bool = Fals
                 "name, or pass replace=True to override it"
             )
         _registered[name] = cls
+
+
+def _entry_point_class(name: str, target: str, package: str) -> type[BaseConnector] | None:
+    """The class an entry point names (None when it cannot be imported): classes are
+    compared, not their dotted paths, since a class may be re-exported elsewhere."""
+    try:
+        cls = _import(name, target, package)
+    except PyinfraError:
+        return None
+    _loaded[name] = cls
+    return cls
 
 
 def _class_path(cls: type) -> str:

@@ -25,7 +25,7 @@ from pyinfra.api.operation import register_stop_frame
 from pyinfra.api.parallel import pool_size
 from pyinfra.api.results import HostOperationFailed
 from pyinfra.api.scheduler import RunStopped, Scheduler
-from pyinfra.connectors.execloop import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

@@ -53,10 +53,6 @@ class ConnectorRegistrationError(PyinfraError, TypeError):
     """``register_connector`` was given something that is not a connector."""
 
 
-class CommandTimeoutError(PyinfraError):
-    """A command ran longer than its ``_timeout``."""
-
-
 class TransferError(PyinfraError):
     """A file upload or download failed; the target file is untouched."""
 
@@ -133,7 +129,6 @@ __all__ = [
     "NoGroupError",
     "ConnectorDataTypeError",
     "ConnectorRegistrationError",
-    "CommandTimeoutError",
     "TransferError",
     "OperationError",
     "OperationTypeError",

@@ -26,7 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pyinfra.api.arguments import ARGUMENT_META
+from pyinfra.api.arguments import (
+    ARGUMENT_META,
+    ESCALATION_ARGUMENT_KEYS,
+    SECRET_ARGUMENT_KEYS,
+    SHELL_ARGUMENT_KEYS,
+)
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import (
     FactError,
@@ -46,26 +51,9 @@ logger = logging.getLogger("pyinfra")
 
 _FACT_ARGUMENT_KEYS = set(ARGUMENT_META) | {"_ignore_errors"}
 # Operation arguments a fact read inside that operation inherits (privilege, shell, env).
-INHERITED_FACT_ARGUMENTS = (
-    "_sudo",
-    "_sudo_user",
-    "_use_sudo_login",
-    "_sudo_password",
-    "_preserve_sudo_env",
-    "_su_user",
-    "_use_su_login",
-    "_preserve_su_env",
-    "_su_shell",
-    "_su_password",
-    "_doas",
-    "_doas_user",
-    "_shell_executable",
-    "_chdir",
-    "_env",
-    "_timeout",
-)
+INHERITED_FACT_ARGUMENTS = (*ESCALATION_ARGUMENT_KEYS, *SHELL_ARGUMENT_KEYS, "_timeout")
 # Arguments that change how a fact runs but not what it returns: not part of the cache key.
-_NOT_IN_KEY = {"_timeout", "_sudo_password", "_su_password"}
+_NOT_IN_KEY = {"_timeout", *SECRET_ARGUMENT_KEYS}
 
 
 class FactBase(Generic[T]):
@@ -307,11 +295,7 @@ def _fetch(
         switching = connector_kwargs.get("_sudo_user") or connector_kwargs.get("_su_user")
         if ignore_errors or (switching and stderr and _NO_SUCH_USER.match(stderr[0])):
             return fact.default()
-        where = "timed out" if output.timed_out else f"exit status {output.exit_code}"
-        raise FactError(
-            f"fact {_describe(fact_cls, fact_kwargs)} failed"
-            + (f": {stderr[-1]}" if stderr else f" ({where})")
-        )
+        raise FactError(f"fact {_describe(fact_cls, fact_kwargs)} failed: {output.failure_line()}")
     lines = output.stdout_lines
     if lines == [MISSING_COMMAND_MARKER]:
         logger.debug(

@@ -12,12 +12,13 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from pyinfra import context
+from pyinfra.api.arguments import ARGUMENT_META, ResolvedArguments
 from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.factcache import FactCache
 
 if TYPE_CHECKING:
-    from pyinfra.api.facts import FactBase
+    from pyinfra.api.facts import FactBase, ShortFactBase
     from pyinfra.api.inventory import Inventory
     from pyinfra.api.state import State
     from pyinfra.connectors.base import BaseConnector
@@ -369,6 +370,13 @@ class Host:
         return self.connector
 
     # Pass-throughs ---------------------------------------------------------
+    # The operation layer's way to the connector: the arguments of the call are resolved
+    # here (the call's, then this host's data, then the run's Config: --sudo...), so a
+    # connector builds exactly from what it receives.
+
+    def _resolve_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        others = {k: v for k, v in arguments.items() if k not in ARGUMENT_META}
+        return {**others, **ResolvedArguments.for_host(self, arguments)}
 
     def run_shell_command(
         self,
@@ -379,7 +387,10 @@ class Host:
     ) -> tuple[bool, CommandOutput]:
         connector = self._ensure_connected()
         return connector.run_shell_command(
-            command, print_output=print_output, print_input=print_input, **arguments
+            command,
+            print_output=print_output,
+            print_input=print_input,
+            **self._resolve_arguments(arguments),
         )
 
     def put_file(
@@ -398,7 +409,7 @@ class Host:
             remote_temp_filename,
             print_output=print_output,
             print_input=print_input,
-            **arguments,
+            **self._resolve_arguments(arguments),
         )
 
     def get_file(
@@ -417,7 +428,7 @@ class Host:
             remote_temp_filename,
             print_output=print_output,
             print_input=print_input,
-            **arguments,
+            **self._resolve_arguments(arguments),
         )
 
     def get_temp_dir_config(self) -> str:
@@ -470,7 +481,13 @@ class Host:
 
     # Facts -----------------------------------------------------------------
 
-    def get_fact(self, fact_cls: type[FactBase[Any]], *args: Any, **kwargs: Any) -> Any:
+    def get_fact(
+        self,
+        fact_cls: type[FactBase[Any]] | type[ShortFactBase[Any]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """The value of a fact on this host (read once per run, then from the cache)."""
         from pyinfra.api.facts import get_host_fact
 
         return get_host_fact(self, fact_cls, *args, **kwargs)

@@ -17,13 +17,14 @@ import sys
 import sysconfig
 import threading
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Generator, Hashable
 from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pyinfra
 from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, check_argument_type
+from pyinfra.api.arguments_typed import P, PyinfraOperation
 from pyinfra.api.command import MaskString
 from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.opexec import execute_operation, in_operation, plan_operation
@@ -229,11 +230,13 @@ def call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], named: bool) -
 
 
 @overload
-def operation(func: F) -> F: ...
+def operation(func: Callable[P, Generator[Any, Any, Any]]) -> PyinfraOperation[P]: ...
 
 
 @overload
-def operation(func: None = None, **options: Any) -> Callable[[F], F]: ...
+def operation(
+    func: None = None, **options: Any
+) -> Callable[[Callable[P, Generator[Any, Any, Any]]], PyinfraOperation[P]]: ...
 
 
 def operation(func: Any = None, **options: Any) -> Any:

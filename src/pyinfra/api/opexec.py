@@ -362,7 +362,7 @@ class _Executor:
             time.sleep(self.retry_delay)
         self.meta.commands.append(result)
         if not ok and self.failed is None:
-            self.failed = f"{result.command}: {_failure_detail(output)}"
+            self.failed = f"{result.command}: {output.failure_line()}"
         return ok
 
     def _retry_until(self, output: CommandOutput) -> Any:
@@ -391,8 +391,6 @@ class _Executor:
                 command, print_output=self.print_output, print_input=self.print_input, **kwargs
             )
         if isinstance(command, (FileUploadCommand, FileDownloadCommand)):
-            for key in ("_success_exit_codes", "_stdin", "_get_pty"):
-                kwargs.pop(key, None)
             try:
                 if isinstance(command, FileUploadCommand):
                     ok = host.put_file(
@@ -450,13 +448,3 @@ def _describe(command: Any) -> str:
     if isinstance(command, FunctionCommand):
         return f"python {getattr(command.function, '__name__', command.function)}()"
     return str(command)
-
-
-def _failure_detail(output: CommandOutput) -> str:
-    if output.timed_out:
-        lines = [line for line in output.stderr_lines if line.strip()]
-        return lines[-1] if lines else "timed out"
-    lines = [line for line in output.stderr_lines if line.strip()]
-    if lines:
-        return lines[-1]
-    return f"exit status {output.exit_code}"

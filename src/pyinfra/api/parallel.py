@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pyinfra.connectors.execloop import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes
 
 if TYPE_CHECKING:
     from pyinfra.api.host import Host

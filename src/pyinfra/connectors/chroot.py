@@ -29,21 +29,19 @@ import stat
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pyinfra.api.arguments import ResolvedArguments
 from pyinfra.api.exceptions import ConnectError, TransferError
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors._runner.scripts import script
+from pyinfra.connectors._runner.transfer import DownloadTarget, replace_local_file
 from pyinfra.connectors.base import ConnectorData, DataMeta
 from pyinfra.connectors.chrootpath import resolve_in_root
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.execloop import Process
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
 
-_ESCALATION_KEYS = ("_sudo", "_su_user", "_doas", "_chdir")
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _PASSED_ENV = ("LANG", "LC_ALL", "TERM")
-
-
-_BIND_PTS = 'mount --bind /dev/pts "$1" && shift && exec "$@"'
 
 
 def _unmounted_dir(path: str) -> bool:
@@ -132,28 +130,30 @@ class ChrootConnector(ExecutionConnector):
                 env[key] = os.environ[key]
         return env
 
-    def start_process(self, command: str, get_pty: bool) -> Process:
+    def start_process(self, request: ProcessRequest) -> Process:
         if self.root is None:
             self.connect()
-        argv = [*self._chroot, *command_argv(command)]
-        if get_pty and self._pts and self._unshare:
+        argv = [*self._chroot, *request.argv]
+        if request.pty and self._pts and self._unshare:
             # the terminal's /dev/pts/N must exist inside the tree: bind-mount it
             # in the command's private mount namespace
-            argv = ["sh", "-c", _BIND_PTS, "pyinfra-chroot", self._pts, *argv]
+            argv = ["sh", "-c", script("bind-pts"), "pyinfra-chroot", self._pts, *argv]
         if self._mount_proc or argv[0] == "sh":
             argv = [*self._unshare, *argv]
         return LocalProcess(
             argv,
-            get_pty=get_pty,
+            get_pty=request.pty,
             env=self._environment(),
             cwd="/",
         )
 
     # Files ---------------------------------------------------------------------
 
-    def _native(self, arguments: dict[str, Any]) -> bool:
-        resolved = self._resolve(arguments)
-        return not any(resolved.get(k) for k in _ESCALATION_KEYS)
+    @staticmethod
+    def _native(arguments: ResolvedArguments) -> bool:
+        """Files are copied from outside the tree unless another user or directory is
+        asked (then they stream through a command run inside it)."""
+        return not arguments.escalates and not arguments["_chdir"]
 
     def _host_path(self, remote_filename: str, follow_last: bool) -> str:
         if self.root is None:
@@ -162,7 +162,7 @@ class ChrootConnector(ExecutionConnector):
         return resolve_in_root(self.root, remote_filename, follow_last=follow_last)
 
     def native_put_file(
-        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
     ) -> bool:
         if not self._native(arguments):
             return False
@@ -175,7 +175,7 @@ class ChrootConnector(ExecutionConnector):
         return True
 
     def native_get_file(
-        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
     ) -> bool:
         if not self._native(arguments):
             return False

@@ -1,59 +1,62 @@
-"""The ``@dockerssh`` connector: Docker containers reached over SSH, in two forms.
+"""``@dockerssh`` and ``@podmanssh``: containers reached over SSH, in two forms.
 
-``@dockerssh/HOST:CONTAINER_OR_IMAGE``
-    Docker runs on HOST, reached over SSH (the ``ssh_*`` data of the inventory host are
-    used for HOST: ``ssh_user``, ``ssh_key``, ``ssh_port``...; ``user@HOST`` sets
-    ``ssh_user``). Commands run in the container with ``docker exec`` on HOST, with the
-    same lifecycle as ``@docker``: a running container is used and left running, a
-    paused one unpaused and paused again, a stopped one started and stopped again, and
-    an image starts a fresh container that is committed to a new image at disconnect
-    (its id is logged and stored in ``host.connector_data["docker_committed_image"]``)
-    and then removed. ``_timeout`` kills the command inside the container. Files stream
-    through the SSH channel into ``docker exec`` (no temp file on HOST; atomic replace
-    inside the container). ``dockerssh_docker_command`` names the CLI on HOST
-    (default ``docker``; e.g. ``sudo -n docker`` or ``podman``).
+``@dockerssh/HOST:CONTAINER_OR_IMAGE`` (and ``@podmanssh/HOST:CONTAINER_OR_IMAGE``)
+    The engine runs on HOST, reached over SSH (the ``ssh_*`` data of the inventory host
+    are used for HOST: ``ssh_user``, ``ssh_key``, ``ssh_port``...; ``user@HOST`` sets
+    ``ssh_user``). The connector holds an SSH connection to HOST and the engine's CLI
+    over it (:class:`~pyinfra.connectors.docker.remote.CliEngine`); commands run in the
+    container with ``docker exec`` (``podman exec``) on HOST, with the same lifecycle as
+    ``@docker`` (:mod:`pyinfra.connectors.docker.lifecycle`): a running container is used
+    and left running, a paused one unpaused and paused again, a stopped one started and
+    stopped again, and an image starts a fresh container that is committed to a new
+    image at disconnect (its id is logged and stored in
+    ``host.connector_data["docker_committed_image"]``) and then removed. ``_timeout``
+    kills the command inside the container. Files stream through the SSH channel into
+    ``docker exec`` (no temp file on HOST; atomic replace inside the container).
+    ``dockerssh_docker_command`` names the CLI on HOST (default ``docker``, ``podman``
+    for ``@podmanssh``; e.g. ``sudo -n docker``). Escalation arguments (``--sudo``)
+    apply in the container, never to the CLI on HOST.
 
 ``@dockerssh/CONTAINER``
-    SSH into the container's own sshd, otherwise exactly the SSH connector. The address
-    comes from the local Docker engine: a published port that is ``ssh_port`` or maps
-    the container's ``ssh_port`` (default 22) is used on 127.0.0.1, else the container's
-    IP address (see :mod:`.dockersshaddr`). An explicit ``ssh_hostname`` wins.
+    SSH into the container's own sshd: the connector holds an SSH connector for this
+    host, aimed at the container's address. The address comes from the local Docker
+    engine: a published port that is ``ssh_port`` or maps the container's ``ssh_port``
+    (default 22) is used on 127.0.0.1, else the container's IP address (see
+    :mod:`pyinfra.connectors.docker.address`). An explicit ``ssh_hostname`` wins.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
-from typing_extensions import Unpack
-
-from pyinfra.api.arguments import ConnectorArguments
-from pyinfra.api.command import StringCommand
-from pyinfra.api.config import Config
+from pyinfra.api.arguments import ResolvedArguments
 from pyinfra.api.exceptions import (
     AuthenticationError,
     ConnectError,
     HostKeyError,
     InventoryError,
 )
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.cmdargv import command_argv
-from pyinfra.connectors.docker import DOCKER_DATA_META, DockerConnectorData
-from pyinfra.connectors.dockerapi import EngineClient, docker_endpoint, quote_path
-from pyinfra.connectors.dockerremote import RemoteEngine
-from pyinfra.connectors.dockersshaddr import ssh_address
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors.docker.address import ssh_address
+from pyinfra.connectors.docker.api import EngineClient, docker_endpoint
+from pyinfra.connectors.docker.connector import (
+    DOCKER_DATA_META,
+    DockerConnectorData,
+    container_identifier,
+)
+from pyinfra.connectors.docker.engine import ApiEngine
+from pyinfra.connectors.docker.lifecycle import ContainerLifecycle
+from pyinfra.connectors.docker.remote import CliEngine
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.output import CommandOutput, OutputLine
-from pyinfra.connectors.ssh import SSHConnector
-from pyinfra.connectors.sshsettings import SSH_DATA_META, SSHConnectorData, SSHSettings
-
-if TYPE_CHECKING:
-    from pyinfra.api.host import Host
-    from pyinfra.api.state import State
+from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
+from pyinfra.connectors.ssh.connector import SSHConnector
+from pyinfra.connectors.ssh.forward import PortForward
+from pyinfra.connectors.ssh.settings import SSH_DATA_META, SSHConnectorData, resolve_settings
 
 
 class DockerSSHConnectorData(SSHConnectorData, DockerConnectorData, total=False):
@@ -71,18 +74,13 @@ DOCKERSSH_DATA_META: dict[str, DataMeta] = {
     ),
 }
 
-_USAGE = (
-    "use @dockerssh/HOST:CONTAINER_OR_IMAGE (docker on HOST over SSH) or "
-    "@dockerssh/CONTAINER (the container's own sshd)"
-)
 
-
-def _split_target(name: str) -> tuple[str, str] | None:
+def _split_target(prefix: str, usage: str, name: str) -> tuple[str, str] | None:
     """``HOST:IDENT`` (``[v6]:IDENT`` too) -> ``(HOST, IDENT)``; None without a host."""
     if name.startswith("["):
         end = name.find("]")
         if end < 0 or name[end + 1 : end + 2] != ":":
-            raise InventoryError(f"@dockerssh/{name}: {_USAGE}")
+            raise InventoryError(f"{prefix}/{name}: {usage}")
         return name[1:end], name[end + 2 :]
     if ":" not in name:
         return None
@@ -90,26 +88,181 @@ def _split_target(name: str) -> tuple[str, str] | None:
     return host, ident
 
 
-class DockerSSHConnector(SSHConnector):
+class _Target(Protocol):
+    """How a ``@dockerssh`` host is reached once connected (one of the two forms)."""
+
+    def start_process(self, request: ProcessRequest) -> Process: ...
+
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
+    ) -> bool: ...
+
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
+    ) -> bool: ...
+
+    def forward_port(
+        self, remote_host: str, remote_port: int, local_port: int, local_host: str
+    ) -> PortForward: ...
+
+    def close(self) -> str | None:
+        """Disconnect; the id of the image a container was committed to, if any."""
+
+
+class _RemoteContainer:
+    """Form 1: an SSH connection to the engine's host, the engine's CLI over it and the
+    container's lifecycle on that engine."""
+
+    def __init__(self, connector: DockerSSHConnector) -> None:
+        data = connector.data
+        remote = str(data["dockerssh_host"])
+        ssh_data = {key: data.get(key) for key in SSH_DATA_META}
+        timeout = float(connector.state.config.CONNECT_TIMEOUT)
+        self.connection: SSHConnection = open_connection(
+            resolve_settings(remote, ssh_data, timeout)
+        )
+        try:
+            self.engine = CliEngine(
+                self.connection, str(data.get("dockerssh_docker_command") or connector.cli)
+            )
+            self.lifecycle = ContainerLifecycle(
+                self.engine, connector.identifier, data, connector.host.name
+            )
+            self.lifecycle.up()
+        except BaseException:
+            self.connection.close()
+            raise
+        self.user: str | None = str(data["docker_user"]) if data.get("docker_user") else None
+        self.name = connector.host.name
+
+    def start_process(self, request: ProcessRequest) -> Process:
+        return self.engine.start_process(self.lifecycle, request, self.user)
+
+    def native_put_file(self, *args: Any) -> bool:
+        return False  # streamed through docker exec
+
+    def native_get_file(self, *args: Any) -> bool:
+        return False
+
+    def forward_port(self, *args: Any) -> PortForward:
+        raise ConnectError(
+            f"{self.name}: port forwarding is not available for "
+            "@dockerssh/HOST:CONTAINER; use @dockerssh/CONTAINER or @ssh/HOST"
+        )
+
+    def close(self) -> str | None:
+        try:
+            return self.lifecycle.down()
+        finally:
+            self.connection.close()
+
+
+class _ContainerSSHD:
+    """Form 2: the SSH connector of this host, aimed at the container's own sshd."""
+
+    def __init__(self, connector: DockerSSHConnector) -> None:
+        host = connector.host
+        host.connector_data.pop("dockerssh_address", None)
+        settings = SSHConnector(connector.state, host).settings()
+        if not connector.data.get("ssh_hostname"):
+            info = self._local_container(connector)
+            port = connector.data.get("ssh_port")
+            address = ssh_address(info, int(port) if port else None)
+            if address is None:
+                raise ConnectError(
+                    f"{host.name}: container {connector.identifier} has no IP address and "
+                    f"publishes no port for SSH: attach it to a network or publish its sshd "
+                    f"port (docker run -p 2222:22 ...), or set ssh_hostname"
+                )
+            host.connector_data["docker_container_id"] = str(info.get("Id") or "")
+            host.connector_data["dockerssh_address"] = f"{address[0]}:{address[1]}"
+            settings = dataclasses.replace(settings, hostname=address[0], port=address[1])
+        self.ssh = SSHConnector(connector.state, host, settings=settings)
+        try:
+            self.ssh.connect()
+        except (AuthenticationError, HostKeyError):
+            raise
+        except ConnectError as exc:
+            address_text = host.connector_data.get("dockerssh_address")
+            if address_text is None:  # the container itself is the problem: said already
+                raise
+            raise type(exc)(
+                f"{exc} (container {connector.identifier} at {address_text}: does it run "
+                "sshd there?)"
+            ) from None
+
+    @staticmethod
+    def _local_container(connector: DockerSSHConnector) -> dict[str, Any]:
+        name, ident = connector.host.name, connector.identifier
+        client = EngineClient(docker_endpoint())
+        try:
+            info = ApiEngine(client).inspect_container(ident)
+        finally:
+            client.close()
+        if info is None:
+            raise ConnectError(
+                f"{name}: no container named {ident!r} on the local docker engine "
+                f"({client.endpoint}): check `docker ps -a` (for a container on another "
+                "Docker host use @dockerssh/HOST:CONTAINER)"
+            )
+        if not (info.get("State") or {}).get("Running"):
+            raise ConnectError(
+                f"{name}: container {ident} is not running: start it (docker start {ident})"
+            )
+        return info
+
+    def start_process(self, request: ProcessRequest) -> Process:
+        return self.ssh.start_process(request)
+
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
+    ) -> bool:
+        return self.ssh.native_put_file(filename_or_io, remote_filename, arguments)
+
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
+    ) -> bool:
+        return self.ssh.native_get_file(remote_filename, filename_or_io, arguments)
+
+    def forward_port(
+        self, remote_host: str, remote_port: int, local_port: int, local_host: str
+    ) -> PortForward:
+        return self.ssh.forward_port(remote_host, remote_port, local_port, local_host)
+
+    def close(self) -> str | None:
+        self.ssh.disconnect()
+        return None
+
+
+class DockerSSHConnector(ExecutionConnector):
     """Docker containers over SSH: on a remote Docker host, or through their own sshd."""
 
     handles_execution = True
     data_cls = DockerSSHConnectorData
     data_meta = DOCKERSSH_DATA_META
+    prefix = "@dockerssh"
+    cli = "docker"  # the engine's CLI on a remote host, unless dockerssh_docker_command
+    usage = (
+        "use @dockerssh/HOST:CONTAINER_OR_IMAGE (docker on HOST over SSH) or "
+        "@dockerssh/CONTAINER (the container's own sshd)"
+    )
 
-    def __init__(self, state: State, host: Host) -> None:
-        super().__init__(state, host)
-        self._engine: RemoteEngine | None = None
-        self._ssh: SSHConnector | None = None
-        self._engine_lock = threading.RLock()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._target: _Target | None = None
+        self._lock = threading.RLock()
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        return DockerSSHConnector._names(name)
+
+    @classmethod
+    def _names(cls, name: str | None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
         if not name:
-            raise InventoryError(f"@dockerssh needs a target: {_USAGE}")
-        split = _split_target(name)
+            raise InventoryError(f"{cls.prefix} needs a target: {cls.usage}")
+        split = _split_target(cls.prefix, cls.usage, name)
         if split is None:
-            yield f"@dockerssh/{name}", {"docker_identifier": name}, []
+            yield from cls._own_sshd_names(name)
             return
         host, ident = split
         data: dict[str, Any] = {}
@@ -117,256 +270,104 @@ class DockerSSHConnector(SSHConnector):
             user, _, host = host.rpartition("@")
             data["ssh_user"] = user
         if not host or not ident:
-            raise InventoryError(f"@dockerssh/{name}: a host and a container are needed: {_USAGE}")
+            raise InventoryError(
+                f"{cls.prefix}/{name}: a host and a container are needed: {cls.usage}"
+            )
         data.update({"dockerssh_host": host, "docker_identifier": ident})
-        yield f"@dockerssh/{name}", data, []
+        yield f"{cls.prefix}/{name}", data, []
+
+    @classmethod
+    def _own_sshd_names(cls, name: str) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        yield f"{cls.prefix}/{name}", {"docker_identifier": name}, []
 
     @property
     def remote_form(self) -> bool:
-        """True for ``@dockerssh/HOST:CONTAINER`` (docker on a remote host)."""
+        """True for ``HOST:CONTAINER`` (the engine on a remote host)."""
         return bool(self.data.get("dockerssh_host"))
 
     @property
     def identifier(self) -> str:
-        ident = self.data.get("docker_container_id") or self.data.get("docker_identifier")
-        if not ident:
-            raise ConnectError(f"{self.host.name}: no container given: {_USAGE}")
-        return str(ident)
+        try:
+            return container_identifier(self.data, self.usage)
+        except ConnectError:
+            raise ConnectError(f"{self.host.name}: no container given: {self.usage}") from None
 
     # -- connect / disconnect ------------------------------------------------------------
 
     def connect(self) -> None:
-        if self.remote_form:
-            self._connect_remote()
-            return
-        self.host.connector_data.pop("dockerssh_address", None)
-        try:
-            super().connect()
-        except (AuthenticationError, HostKeyError):
-            raise
-        except ConnectError as exc:
-            address = self.host.connector_data.get("dockerssh_address")
-            if address is None:  # the container itself is the problem: said already
-                raise
-            raise type(exc)(
-                f"{exc} (container {self.identifier} at {address}: does it run sshd there?)"
-            ) from None
+        with self._lock:
+            if self._target is not None:
+                return
+            target: _Target = _RemoteContainer(self) if self.remote_form else _ContainerSSHD(self)
+            self._target = target
+            if isinstance(target, _RemoteContainer):
+                assert target.lifecycle.container_id is not None
+                self.host.connector_data["docker_container_id"] = target.lifecycle.container_id
 
     def disconnect(self) -> None:
-        if not self.remote_form:
-            super().disconnect()
-            return
-        with self._engine_lock:
-            engine, self._engine = self._engine, None
-            ssh, self._ssh = self._ssh, None
-        try:
-            if engine is not None:
-                engine.stop()
-                if engine.committed_image:
-                    self.host.connector_data["docker_committed_image"] = engine.committed_image
-        finally:
-            if ssh is not None:
-                ssh.disconnect()
+        with self._lock:
+            target, self._target = self._target, None
+        if target is not None:
+            committed = target.close()
+            if committed:
+                self.host.connector_data["docker_committed_image"] = committed
 
-    def _connect_remote(self) -> None:
-        with self._engine_lock:
-            if self._engine is not None:
-                return
-            ssh = self._make_ssh()
-            ssh.connect()
-            engine = RemoteEngine(
-                self.host.name,
-                ssh,
-                str(self.data.get("dockerssh_docker_command") or "docker"),
-                self.identifier,
-                dict(self.data),
-            )
-            try:
-                engine.start()
-            except BaseException:
-                ssh.disconnect()
-                raise
-            self._ssh, self._engine = ssh, engine
-            assert engine.container_id is not None
-            self.host.connector_data["docker_container_id"] = engine.container_id
+    def _connected(self) -> _Target:
+        if self._target is None:
+            self.connect()
+        assert self._target is not None
+        return self._target
 
-    def _make_ssh(self) -> SSHConnector:
-        """A private SSH connection to the Docker host, with this host's ssh_* data.
+    # -- commands and files --------------------------------------------------------------
 
-        It has its own state and default config, so this host's _sudo/_env/... (meant
-        for the container) never apply to the docker commands on the Docker host."""
-        from pyinfra.api.host import Host, HostData
-        from pyinfra.api.state import State
+    def start_process(self, request: ProcessRequest) -> Process:
+        return self._connected().start_process(request)
 
-        remote = str(self.data["dockerssh_host"])
-        ssh_data = {
-            key: self.host.data.get(key)
-            for key in SSH_DATA_META
-            if self.host.data.get(key) is not None
-        }
-        state = State(None, Config(CONNECT_TIMEOUT=self.state.config.CONNECT_TIMEOUT))
-        host = Host(remote, None, [], SSHConnector, data=HostData(remote, ssh_data))
-        host.init(state)
-        return SSHConnector(state, host)
-
-    # -- form 2: the container's own sshd ------------------------------------------------
-
-    def settings(self) -> SSHSettings:
-        base = super().settings()
-        if self.remote_form or self.data.get("ssh_hostname"):
-            return base
-        info = self._local_container()
-        port = self.data.get("ssh_port")
-        address = ssh_address(info, int(port) if port else None)
-        if address is None:
-            raise ConnectError(
-                f"{self.host.name}: container {self.identifier} has no IP address and "
-                f"publishes no port for SSH: attach it to a network or publish its sshd "
-                f"port (docker run -p 2222:22 ...), or set ssh_hostname"
-            )
-        self.host.connector_data["docker_container_id"] = str(info.get("Id") or "")
-        self.host.connector_data["dockerssh_address"] = f"{address[0]}:{address[1]}"
-        return dataclasses.replace(base, hostname=address[0], port=address[1])
-
-    def _local_container(self) -> dict[str, Any]:
-        client = EngineClient(docker_endpoint())
-        try:
-            status, body = client.request("GET", f"/containers/{quote_path(self.identifier)}/json")
-        finally:
-            client.close()
-        if status == 404:
-            raise ConnectError(
-                f"{self.host.name}: no container named {self.identifier!r} on the local docker "
-                f"engine ({client.endpoint}): check `docker ps -a` (for a container on another "
-                "Docker host use @dockerssh/HOST:CONTAINER)"
-            )
-        if status != 200:
-            raise ConnectError(
-                f"{self.host.name}: docker inspect {self.identifier} failed with HTTP {status}"
-            )
-        info: dict[str, Any] = json.loads(body)
-        if not (info.get("State") or {}).get("Running"):
-            raise ConnectError(
-                f"{self.host.name}: container {self.identifier} is not running: start it "
-                f"(docker start {self.identifier})"
-            )
-        return info
-
-    # -- form 1: docker on a remote host -------------------------------------------------
-
-    def _remote_engine(self) -> RemoteEngine:
-        engine = self._engine
-        if engine is None:
-            self._connect_remote()
-            engine = self._engine
-        assert engine is not None
-        return engine
-
-    def start_process(self, command: str, get_pty: bool) -> Process:
-        if not self.remote_form:
-            return super().start_process(command, get_pty)
-        return self._remote_engine().start_process(command_argv(command), get_pty)
-
-    def _run(
-        self,
-        command: StringCommand | str,
-        print_output: bool,
-        print_input: bool,
-        arguments: dict[str, Any],
-        stdin: Any = None,
-        stdout_sink: Any = None,
-    ) -> tuple[bool, CommandOutput]:
-        ok, output = super()._run(command, print_output, print_input, arguments, stdin, stdout_sink)
-        if not ok and self.remote_form and not output.timed_out:
-            note = self._failure_note(output)
-            if note:
-                output.combined_lines.append(OutputLine("stderr", note))
-        return ok, output
-
-    def _failure_note(self, output: CommandOutput) -> str | None:
-        """Why a command failed when it was the container or the connection, not it."""
-        engine, ssh = self._engine, self._ssh
-        if engine is None or ssh is None:
-            return None
-        try:
-            active = ssh.connection.active
-        except ConnectError:
-            active = False
-        if not active:
-            return f"pyinfra: the SSH connection to {engine.remote} was lost during the command"
-        code = output.exit_code
-        daemon = any(line.startswith("Error response from daemon") for line in output.stderr_lines)
-        if daemon or code is None or code < 0 or code >= 125:
-            if engine.is_running() is False:
-                return (
-                    f"pyinfra: container {engine.identifier} on {engine.remote} is not running "
-                    "any more (it stopped during the run)"
-                )
-        return None
-
-    def put_file(
-        self,
-        filename_or_io: str | IO[Any],
-        remote_filename: str,
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
     ) -> bool:
-        if not self.remote_form:
-            return super().put_file(
-                filename_or_io,
-                remote_filename,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
-        return ExecutionConnector.put_file(
-            self,
-            filename_or_io,
-            remote_filename,
-            remote_temp_filename,
-            print_output,
-            print_input,
-            **arguments,
-        )
+        return self._connected().native_put_file(filename_or_io, remote_filename, arguments)
 
-    def get_file(
-        self,
-        remote_filename: str,
-        filename_or_io: str | IO[Any],
-        remote_temp_filename: str | None = None,
-        print_output: bool = False,
-        print_input: bool = False,
-        **arguments: Unpack[ConnectorArguments],
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
     ) -> bool:
-        if not self.remote_form:
-            return super().get_file(
-                remote_filename,
-                filename_or_io,
-                remote_temp_filename,
-                print_output,
-                print_input,
-                **arguments,
-            )
-        return ExecutionConnector.get_file(
-            self,
-            remote_filename,
-            filename_or_io,
-            remote_temp_filename,
-            print_output,
-            print_input,
-            **arguments,
-        )
+        return self._connected().native_get_file(remote_filename, filename_or_io, arguments)
 
-    def forward_port(self, *args: Any, **kwargs: Any) -> Any:
-        if self.remote_form:
-            raise ConnectError(
-                f"{self.host.name}: port forwarding is not available for "
-                "@dockerssh/HOST:CONTAINER; use @dockerssh/CONTAINER or @ssh/HOST"
-            )
-        return super().forward_port(*args, **kwargs)
+    def forward_port(
+        self,
+        remote_host: str,
+        remote_port: int,
+        local_port: int = 0,
+        local_host: str = "127.0.0.1",
+    ) -> PortForward:
+        """Port forwarding through the container's own sshd (``@dockerssh/CONTAINER``)."""
+        return self._connected().forward_port(remote_host, remote_port, local_port, local_host)
 
 
-__all__ = ["DockerSSHConnector", "DockerSSHConnectorData"]
+class PodmanSSHConnector(DockerSSHConnector):
+    """``@podmanssh/HOST:CONTAINER_OR_IMAGE``: podman on a remote host, over SSH."""
+
+    prefix = "@podmanssh"
+    cli = "podman"
+    usage = "use @podmanssh/HOST:CONTAINER_OR_IMAGE (podman on HOST over SSH)"
+    data_meta = {
+        **DOCKERSSH_DATA_META,
+        "dockerssh_docker_command": DataMeta(
+            "The container engine CLI on the podman host (e.g. 'sudo -n podman')", "podman"
+        ),
+    }
+
+    @staticmethod
+    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        return PodmanSSHConnector._names(name)
+
+    @classmethod
+    def _own_sshd_names(cls, name: str) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        raise InventoryError(f"{cls.prefix}/{name}: a host and a container are needed: {cls.usage}")
+
+
+__all__ = [
+    "DockerSSHConnector",
+    "DockerSSHConnectorData",
+    "PodmanSSHConnector",
+]

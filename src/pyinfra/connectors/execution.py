@@ -1,25 +1,34 @@
 """ExecutionConnector: a BaseConnector for targets reached by starting a process.
 
-Subclasses implement :meth:`start_process` (and may override file transfer with a
-faster native path). Command building, escalation, password prompts, timeouts,
-output capture, sudo retry and stdin/stdout file transfer are all done here, once.
+Subclasses implement :meth:`~ExecutionConnector.start_process`, which receives a
+:class:`ProcessRequest` and returns a started :class:`Process`. Everything else is done
+here, once: the command line (env, chdir, shell, sudo/su/doas), password prompts and
+the sudo-password retry, timeouts and kills, output capture and logging, and file
+transfer through the command's stdin/stdout (a subclass may offer a faster native path
+with :meth:`~ExecutionConnector.native_put_file` / :meth:`~ExecutionConnector.native_get_file`).
+
+A connector builds exactly from the arguments it is given: ``--sudo``, host data and
+config defaults are resolved before (``Host.run_shell_command`` does it).
 """
 
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
+from collections.abc import Callable
 from typing import IO, Any
 
 from typing_extensions import Unpack
 
-from pyinfra.api.arguments import ConnectorArguments, resolve_connector_arguments
+from pyinfra.api.arguments import ConnectorArguments, ResolvedArguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import TransferError
-from pyinfra.connectors.base import BaseConnector
-from pyinfra.connectors.execloop import Process, run_process
-from pyinfra.connectors.output import CommandOutput
-from pyinfra.connectors.transfer import (
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.loop import StdinData, run_process, stdin_bytes
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors._runner.transfer import (
     DownloadTarget,
     download_command,
     new_upload_token,
@@ -27,11 +36,10 @@ from pyinfra.connectors.transfer import (
     upload_cleanup_command,
     upload_command,
 )
-from pyinfra.connectors.unixcommand import build_unix_command
+from pyinfra.connectors.base import BaseConnector
+from pyinfra.connectors.output import CommandOutput
 from pyinfra.connectors.util import (
-    _stdin_bytes,
     execute_command_with_sudo_retry,
-    extract_control_arguments,
     log_command,
     make_line_logger,
 )
@@ -44,15 +52,20 @@ class ExecutionConnector(BaseConnector):
 
     handles_execution = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        start = cls.__dict__.get("start_process")
+        if start is not None and len(inspect.signature(start).parameters) == 3:
+            cls.start_process = _from_command_and_pty(start)  # type: ignore[method-assign,assignment]
+
     @abc.abstractmethod
-    def start_process(self, command: str, get_pty: bool) -> Process:
-        """Start ``command`` (a full shell command line) on the target."""
+    def start_process(self, request: ProcessRequest) -> Process:
+        """Start ``request.command`` (a full shell command line: ``request.raw``, or
+        ``request.argv`` for a wrapper that runs an argv) on the target; on a terminal
+        when ``request.pty``. The older form ``start_process(self, command, get_pty)``
+        is still accepted."""
 
-    def describe_target(self) -> str:
-        return self.host.name
-
-    def _resolve(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        return dict(resolve_connector_arguments(self.host, self.state.config, arguments))
+    # Commands --------------------------------------------------------------
 
     def run_shell_command(
         self,
@@ -61,27 +74,29 @@ class ExecutionConnector(BaseConnector):
         print_input: bool = False,
         **arguments: Unpack[ConnectorArguments],
     ) -> tuple[bool, CommandOutput]:
-        return self._run(command, print_output, print_input, dict(arguments))
+        return self.execute(
+            command,
+            ResolvedArguments.from_call(arguments),
+            print_output=print_output,
+            print_input=print_input,
+        )
 
-    def _run(
+    def execute(
         self,
         command: StringCommand | str,
-        print_output: bool,
-        print_input: bool,
-        arguments: dict[str, Any],
-        stdin: Any = None,
-        stdout_sink: Any = None,
+        arguments: ResolvedArguments,
+        *,
+        print_output: bool = False,
+        print_input: bool = False,
+        stdin: StdinData = None,
+        stdout_sink: Callable[[bytes], Any] | None = None,
     ) -> tuple[bool, CommandOutput]:
-        resolved = self._resolve(arguments)
-        control = extract_control_arguments(resolved)
-        for key in ("_retries", "_retry_delay", "_retry_until"):
-            resolved.pop(key, None)
-        data = stdin if stdin is not None else _stdin_bytes(control.get("_stdin"))
+        """Run ``command`` with resolved ``arguments``; ``stdin`` (bytes or a binary
+        stream) overrides ``_stdin``, ``stdout_sink`` receives stdout as raw bytes."""
+        data = stdin if stdin is not None else stdin_bytes(arguments.stdin)
+        attempts: list[ProcessRequest] = []
 
-        attempts: list[int] = []
-
-        def execute(args: dict[str, Any]) -> tuple[bool, CommandOutput]:
-            escalation = build_unix_command(command, **args)
+        def attempt(args: ResolvedArguments) -> tuple[bool, CommandOutput]:
             if attempts and data is not None and not isinstance(data, bytes):
                 # A retry (sudo password) must send the input again from its start;
                 # rewind before anything starts so a failure here runs nothing.
@@ -91,37 +106,35 @@ class ExecutionConnector(BaseConnector):
                     raise TransferError(
                         f"{self.host.name}: cannot send the input again for the retry: {exc}"
                     ) from exc
-            attempts.append(1)
-            log_command(self.host.name, escalation.command, print_input)
-            get_pty = bool(control.get("_get_pty")) or escalation.needs_pty
-            process = self.start_process(escalation.command.get_raw_value(), get_pty)
+            request = ProcessRequest.build(command, args, has_input=data is not None)
+            attempts.append(request)
+            log_command(self.host.name, request.command, print_input)
+            process = self.start_process(request)
             return run_process(
                 process,
                 stdin=data,
-                timeout=control.get("_timeout"),
-                success_exit_codes=tuple(control.get("_success_exit_codes") or (0,)),
+                timeout=args.timeout,
+                success_exit_codes=args.success_exit_codes,
                 on_line=make_line_logger(self.host.name, print_output),
-                responders=escalation.responders,
-                wait_for_ready=escalation.wait_for_ready,
+                responders=request.responders,
+                wait_for_ready=request.escalation.wait_for_ready,
                 stdout_sink=stdout_sink,
             )
 
-        return execute_command_with_sudo_retry(self.host, resolved, execute)
+        return execute_command_with_sudo_retry(self.host, arguments, attempt)
 
     # Files -----------------------------------------------------------------
 
     def native_put_file(
-        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
     ) -> bool:
-        """Upload without a command when the target allows a faster way (a local copy).
-
-        Return False to use the streamed upload; a native path must keep the same
-        guarantees (atomic replace, temp removed, ``TransferError`` on failure).
-        """
+        """Upload without a command when the target allows a faster way (a local copy,
+        sftp). Return False to use the streamed upload; a native path must keep the same
+        guarantees (atomic replace, temp removed, ``TransferError`` on failure)."""
         return False
 
     def native_get_file(
-        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
     ) -> bool:
         """Download without a command when possible; False uses the streamed download."""
         return False
@@ -135,35 +148,13 @@ class ExecutionConnector(BaseConnector):
         print_input: bool = False,
         **arguments: Unpack[ConnectorArguments],
     ) -> bool:
-        """Stream the file into the target through ``cat`` and replace atomically."""
-        if self.native_put_file(filename_or_io, remote_filename, dict(arguments)):
+        """Upload natively when the connector can, else through the command's stdin."""
+        args = _transfer_arguments(arguments)
+        if self.native_put_file(filename_or_io, remote_filename, args):
             return True
-        args = dict(arguments)
-        args.pop("_stdin", None)
-        args.pop("_get_pty", None)
-        token = new_upload_token()
-        try:
-            with open_sized_upload_source(filename_or_io) as (source, size):
-                ok, output = self._run(
-                    upload_command(remote_filename, size, token),
-                    print_output,
-                    print_input,
-                    args,
-                    stdin=source,
-                )
-        except OSError as exc:
-            raise TransferError(
-                f"{self.host.name}: cannot read upload source {filename_or_io!r}: {exc}"
-            ) from exc
-        if not ok:
-            # The upload may have been killed before its own cleanup ran.
-            cleanup = {k: v for k, v in args.items() if k != "_timeout"}
-            self._run(upload_cleanup_command(remote_filename, token), False, False, cleanup)
-            raise TransferError(
-                f"{self.host.name}: upload to {remote_filename} failed: "
-                f"{_last_error(output)} (target left unchanged)"
-            )
-        return True
+        return self.stream_put_file(
+            filename_or_io, remote_filename, args, print_output, print_input
+        )
 
     def get_file(
         self,
@@ -174,29 +165,94 @@ class ExecutionConnector(BaseConnector):
         print_input: bool = False,
         **arguments: Unpack[ConnectorArguments],
     ) -> bool:
-        """Stream the remote file out through ``cat``; local targets replaced atomically."""
-        if self.native_get_file(remote_filename, filename_or_io, dict(arguments)):
+        """Download natively when the connector can, else through the command's stdout."""
+        args = _transfer_arguments(arguments)
+        if self.native_get_file(remote_filename, filename_or_io, args):
             return True
-        args = dict(arguments)
-        args.pop("_stdin", None)
-        args.pop("_get_pty", None)
+        return self.stream_get_file(
+            remote_filename, filename_or_io, args, print_output, print_input
+        )
+
+    def stream_put_file(
+        self,
+        filename_or_io: str | IO[Any],
+        remote_filename: str,
+        arguments: ResolvedArguments,
+        print_output: bool = False,
+        print_input: bool = False,
+    ) -> bool:
+        """Stream the file into the target through ``cat`` and replace atomically."""
+        token = new_upload_token()
+        try:
+            with open_sized_upload_source(filename_or_io) as (source, size):
+                ok, output = self.execute(
+                    upload_command(remote_filename, size, token),
+                    arguments,
+                    print_output=print_output,
+                    print_input=print_input,
+                    stdin=source,
+                )
+        except OSError as exc:
+            raise TransferError(
+                f"{self.host.name}: cannot read upload source {filename_or_io!r}: {exc}"
+            ) from exc
+        if not ok:
+            # The upload may have been killed before its own cleanup ran.
+            self.execute(
+                upload_cleanup_command(remote_filename, token), arguments.replace(_timeout=None)
+            )
+            raise TransferError(
+                f"{self.host.name}: upload to {remote_filename} failed: "
+                f"{output.failure_line()} (target left unchanged)"
+            )
+        return True
+
+    def stream_get_file(
+        self,
+        remote_filename: str,
+        filename_or_io: str | IO[Any],
+        arguments: ResolvedArguments,
+        print_output: bool = False,
+        print_input: bool = False,
+    ) -> bool:
+        """Stream the remote file out through ``cat``; local targets replaced atomically."""
         with DownloadTarget(filename_or_io) as write:
-            ok, output = self._run(
+            ok, output = self.execute(
                 download_command(remote_filename),
-                print_output,
-                print_input,
-                args,
+                arguments,
+                print_output=print_output,
+                print_input=print_input,
                 stdout_sink=write,
             )
             if not ok:
                 raise TransferError(
-                    f"{self.host.name}: download of {remote_filename} failed: {_last_error(output)}"
+                    f"{self.host.name}: download of {remote_filename} failed: "
+                    f"{output.failure_line()}"
                 )
         return True
 
 
-def _last_error(output: CommandOutput) -> str:
-    lines = [line for line in output.stderr_lines if line.strip()]
-    if lines:
-        return lines[-1]
-    return f"exit status {output.exit_code}"
+def _transfer_arguments(arguments: Any) -> ResolvedArguments:
+    """A transfer's arguments: the control arguments of the operation it belongs to are
+    not its own (its stdin is the data, it needs no pty, its commands succeed with 0)."""
+    return ResolvedArguments.from_call(arguments).replace(
+        _stdin=None, _get_pty=False, _success_exit_codes=(0,)
+    )
+
+
+def _from_command_and_pty(
+    start: Callable[[Any, str, bool], Process],
+) -> Callable[[Any, ProcessRequest], Process]:
+    """Adapt a ``start_process(self, command, get_pty)`` of the earlier seam."""
+
+    def start_process(self: Any, request: ProcessRequest) -> Process:
+        return start(self, request.raw, request.pty)
+
+    start_process.__doc__ = start.__doc__
+    return start_process
+
+
+# What a connector needs besides ExecutionConnector: the request it gets, the Process
+# protocol it returns, and LocalProcess for targets reached through a local command
+# (``chroot DIR ...``, ``lxc exec NAME -- ...``).
+__all__ = ["ExecutionConnector", "LocalProcess", "Process", "ProcessRequest"]

@@ -25,14 +25,15 @@ from typing import IO, Any
 
 from typing_extensions import Unpack
 
-from pyinfra.api.arguments import ConnectorArguments, resolve_connector_arguments
+from pyinfra.api.arguments import ConnectorArguments, ResolvedArguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import InventoryError, TransferError
+from pyinfra.connectors._runner.command import make_unix_command
+from pyinfra.connectors._runner.loop import stdin_bytes
+from pyinfra.connectors._runner.transfer import DownloadTarget, open_upload_source
 from pyinfra.connectors.base import BaseConnector, DataMeta
-from pyinfra.connectors.output import CommandOutput, OutputLine
-from pyinfra.connectors.transfer import DownloadTarget, open_upload_source
-from pyinfra.connectors.unixcommand import make_unix_command
-from pyinfra.connectors.util import _stdin_bytes, extract_control_arguments, log_command
+from pyinfra.connectors.output import TIMEOUT, CommandOutput, OutputLine
+from pyinfra.connectors.util import log_command
 
 Handler = Callable[["FakeCall"], "tuple[int, str, str] | None"]
 
@@ -76,8 +77,9 @@ class FakeConnector(BaseConnector):
     files: dict[str, dict[str, bytes]] = {}
     directories: dict[str, set[str]] = {}
     connects: list[str] = []
-    default_directories = frozenset({"/", "/tmp", "/etc", "/root", "/home", "/var", "/opt",
-                                     "/usr", "/srv"})
+    default_directories = frozenset(
+        {"/", "/tmp", "/etc", "/root", "/home", "/var", "/opt", "/usr", "/srv"}
+    )
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
@@ -140,17 +142,16 @@ class FakeConnector(BaseConnector):
         print_input: bool = False,
         **arguments: Unpack[ConnectorArguments],
     ) -> tuple[bool, CommandOutput]:
-        resolved = dict(resolve_connector_arguments(self.host, self.state.config, dict(arguments)))
-        control = extract_control_arguments(resolved)
-        full = make_unix_command(command, **resolved)
+        resolved = ResolvedArguments.from_call(arguments)
+        full = make_unix_command(command, **resolved.command_arguments())
         log_command(self.host.name, full, print_input)
         text = command.get_masked_value() if isinstance(command, StringCommand) else command
         call = FakeCall(
             self.host.name,
             text,
             full.get_masked_value(),
-            resolved,
-            _stdin_bytes(control.get("_stdin")),
+            dict(resolved),
+            stdin_bytes(resolved.stdin),
         )
         with self._lock:
             self.calls.append(call)
@@ -173,26 +174,17 @@ class FakeConnector(BaseConnector):
                 answer = response.handler(call)
                 if answer is not None:
                     exit_code, stdout, stderr = answer
-        timeout = control.get("_timeout")
+        timeout = resolved.timeout
         if delay:
             if timeout is not None and delay > timeout:
                 time.sleep(timeout)
-                output = CommandOutput(
-                    [
-                        OutputLine(
-                            "stderr",
-                            f"pyinfra: command timed out after {timeout:g} s and was killed",
-                        )
-                    ],
-                    exit_code=None,
-                    timed_out=True,
-                )
+                output = CommandOutput(exit_code=None, timed_out=True)
+                output.fail(TIMEOUT, f"command timed out after {timeout:g} s and was killed")
                 return False, output
             time.sleep(delay)
         lines = [OutputLine("stdout", line) for line in stdout.splitlines()]
         lines += [OutputLine("stderr", line) for line in stderr.splitlines()]
-        codes = tuple(control.get("_success_exit_codes") or (0,))
-        return exit_code in codes, CommandOutput(lines, exit_code=exit_code)
+        return exit_code in resolved.success_exit_codes, CommandOutput(lines, exit_code=exit_code)
 
     def put_file(
         self,
@@ -208,8 +200,10 @@ class FakeConnector(BaseConnector):
         parent = remote_filename.rsplit("/", 1)[0] or "/" if "/" in remote_filename else "/"
         known = self.default_directories | self.directories.get(self.host.name, set())
         if parent not in known:
-            raise TransferError(f"{self.host.name}: upload to {remote_filename} failed: "
-                                f"directory {parent} does not exist (fake host)")
+            raise TransferError(
+                f"{self.host.name}: upload to {remote_filename} failed: "
+                f"directory {parent} does not exist (fake host)"
+            )
         with self._lock:
             self.files.setdefault(self.host.name, {})[remote_filename] = bytes(data)
             self.calls.append(

@@ -6,13 +6,13 @@ import os
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pyinfra.api.arguments import ResolvedArguments
 from pyinfra.api.exceptions import InventoryError, TransferError
-from pyinfra.connectors.execloop import Process
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors._runner.transfer import DownloadTarget, replace_local_file
 from pyinfra.connectors.execution import ExecutionConnector
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.transfer import DownloadTarget, replace_local_file
-
-_ESCALATION_KEYS = ("_sudo", "_su_user", "_doas")
 
 
 class LocalConnector(ExecutionConnector):
@@ -30,26 +30,27 @@ class LocalConnector(ExecutionConnector):
             raise InventoryError(f"@local takes no argument (got @local/{name}): use plain @local")
         yield "@local", {}, []
 
-    def start_process(self, command: str, get_pty: bool) -> Process:
-        return LocalProcess(["sh", "-c", command], get_pty=get_pty)
+    def start_process(self, request: ProcessRequest) -> Process:
+        return LocalProcess(["sh", "-c", request.raw], get_pty=request.pty)
 
-    def _escalated(self, arguments: dict[str, Any]) -> bool:
-        resolved = self._resolve(arguments)
-        return any(resolved.get(k) for k in _ESCALATION_KEYS) or bool(resolved.get("_chdir"))
+    @staticmethod
+    def _copies_natively(arguments: ResolvedArguments) -> bool:
+        """Files are copied by this process unless another user or directory is asked."""
+        return not arguments.escalates and not arguments["_chdir"]
 
     def native_put_file(
-        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: dict[str, Any]
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
     ) -> bool:
-        if self._escalated(arguments):
+        if not self._copies_natively(arguments):
             return False
         where = f"{self.host.name}: upload to {remote_filename} failed"
         replace_local_file(os.path.abspath(remote_filename), filename_or_io, where)
         return True
 
     def native_get_file(
-        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: dict[str, Any]
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
     ) -> bool:
-        if self._escalated(arguments):
+        if not self._copies_natively(arguments):
             return False
         try:
             source = open(remote_filename, "rb")
@@ -73,3 +74,14 @@ class LocalConnector(ExecutionConnector):
         from pyinfra.connectors import rsync
 
         return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)
+
+    def rsync_argv(
+        self, src: str, dest: str, flags: Any, arguments: dict[str, Any]
+    ) -> list[str] | None:
+        """The rsync command line ``files.rsync`` previews with (``None`` when a
+        subclass moves files its own way)."""
+        from pyinfra.connectors import rsync
+
+        if type(self).rsync is not LocalConnector.rsync:
+            return None
+        return rsync.local_argv(self, src, dest, list(flags), arguments)

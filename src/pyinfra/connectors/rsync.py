@@ -180,16 +180,10 @@ def run(
 def argv_for(
     connector: BaseConnector, src: str, dest: str, flags: Sequence[str], arguments: dict[str, Any]
 ) -> list[str] | None:
-    """The rsync argv for the built-in ssh and local connectors, ``None`` for any other
-    connector (or a subclass with its own ``rsync``)."""
-    from pyinfra.connectors.local import LocalConnector
-    from pyinfra.connectors.ssh import SSHConnector
-
-    if isinstance(connector, SSHConnector) and type(connector).rsync is SSHConnector.rsync:
-        return ssh_argv(connector, src, dest, flags, arguments)
-    if isinstance(connector, LocalConnector) and type(connector).rsync is LocalConnector.rsync:
-        return local_argv(connector, src, dest, flags, arguments)
-    return None
+    """The rsync argv for the built-in ssh and local connectors (their ``rsync_argv``),
+    ``None`` for any other connector (or a subclass with its own ``rsync``)."""
+    make = getattr(connector, "rsync_argv", None)
+    return make(src, dest, flags, arguments) if callable(make) else None
 
 
 def pending_changes(

@@ -27,9 +27,9 @@ from typing_extensions import TypedDict
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.hostlist import entries_from_value
-from pyinfra.connectors.inventoryonly import InventoryOnlyConnector
-from pyinfra.connectors.localtool import find_tool, run_tool
+from pyinfra.connectors.inventory.base import InventoryOnlyConnector
+from pyinfra.connectors.inventory.hostlist import entries_from_value
+from pyinfra.connectors.inventory.tool import find_tool, project_dir, run_tool
 
 DEFAULT_KEY = "pyinfra_inventory.value"
 DIR_ENV = "PYINFRA_TERRAFORM_DIR"
@@ -57,16 +57,7 @@ def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def resolve_terraform_dir(data: Mapping[str, Any] | None = None) -> str:
-    value = (data or {}).get("terraform_dir") or os.environ.get(DIR_ENV) or "."
-    if not isinstance(value, str):
-        raise InventoryError(f"terraform_dir must be a string, got {type(value).__name__}")
-    directory = os.path.abspath(os.path.expanduser(value))
-    if not os.path.isdir(directory):
-        raise InventoryError(
-            f"terraform_dir {value} is not a directory: set terraform_dir (or "
-            f"{DIR_ENV}) to the directory holding your terraform configuration"
-        )
-    return directory
+    return project_dir(data, "terraform_dir", DIR_ENV, "your terraform configuration")
 
 
 def read_outputs(directory: str) -> dict[str, Any]:

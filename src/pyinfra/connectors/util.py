@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyinfra.api.arguments import (
     CONTROL_ARGUMENT_KEYS,
+    ResolvedArguments,
     check_argument_type,
-    resolve_connector_arguments,
 )
 from pyinfra.api.command import StringCommand
-from pyinfra.connectors.execloop import LineCallback, kill_all_processes, run_process
-from pyinfra.connectors.localprocess import LocalProcess
-from pyinfra.connectors.output import CommandOutput, OutputLine, split_combined_output
-from pyinfra.connectors.unixcommand import (
-    SUDO_PASSWORD_REQUIRED,
-    Escalation,
-    build_unix_command,
-    make_unix_command,
+from pyinfra.connectors._runner.command import Escalation, build_unix_command, make_unix_command
+from pyinfra.connectors._runner.local import LocalProcess
+from pyinfra.connectors._runner.loop import (
+    LineCallback,
+    kill_all_processes,
+    run_process,
+    stdin_bytes,
+)
+from pyinfra.connectors._runner.markers import SUDO_PASSWORD_REQUIRED
+from pyinfra.connectors.output import (
+    PASSWORD_NEEDED,
+    CommandOutput,
+    OutputLine,
+    split_combined_output,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
     from pyinfra.api.state import State
 
 output_logger = logging.getLogger("pyinfra.output")
+
+Arguments = TypeVar("Arguments", dict[str, Any], ResolvedArguments)
 
 
 def extract_control_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +52,13 @@ def make_unix_command_for_host(
     command: str | StringCommand,
     **command_arguments: Any,
 ) -> StringCommand:
-    """``make_unix_command`` with defaults from the host's data and the state's config."""
+    """The command line for ``command`` built exactly from the arguments given.
+
+    ``--sudo``, ``_sudo`` in host data and the config defaults are resolved by the
+    operation layer before they reach a connector: a connector that builds its own
+    helper commands with this (``lxc ls``, ``rm -f TMP``) runs them as given, without
+    sudo when the run has ``--sudo``. ``state`` and ``host`` are accepted for pyinfra
+    3.x's signature."""
     return build_unix_command_for_host(state, host, command, **command_arguments).command
 
 
@@ -54,15 +68,11 @@ def build_unix_command_for_host(
     command: str | StringCommand,
     **command_arguments: Any,
 ) -> Escalation:
-    config = state.config if state is not None else None
-    if host is not None and config is None and host.state is not None:
-        config = host.state.config
+    """``make_unix_command_for_host`` with the secret channel (prompt answers)."""
     for key, value in command_arguments.items():
         check_argument_type(key, value)
-    resolved = dict(resolve_connector_arguments(host, config, command_arguments))
-    for key in CONTROL_ARGUMENT_KEYS:
-        resolved.pop(key, None)
-    return build_unix_command(command, **resolved)
+    arguments = ResolvedArguments.from_call(command_arguments)
+    return build_unix_command(command, **arguments.command_arguments())
 
 
 def sudo_password_needed(output: CommandOutput) -> bool:
@@ -72,8 +82,8 @@ def sudo_password_needed(output: CommandOutput) -> bool:
 
 def execute_command_with_sudo_retry(
     host: Host,
-    command_arguments: dict[str, Any],
-    execute_command: Callable[..., tuple[bool, CommandOutput]],
+    command_arguments: Arguments,
+    execute_command: Callable[[Arguments], tuple[bool, CommandOutput]],
 ) -> tuple[bool, CommandOutput]:
     """Run ``execute_command``; if sudo wanted a password that was not given, ask once
     (per run, through the state's password prompter) and retry with it."""
@@ -85,17 +95,18 @@ def execute_command_with_sudo_retry(
     state = host.state
     password = state.ask_sudo_password(host) if state is not None else None
     if not password:
-        output.combined_lines.append(
-            OutputLine(
-                "stderr",
-                "pyinfra: sudo needs a password: set _sudo_password / --sudo-password "
-                "or allow NOPASSWD for this user",
-            )
+        output.fail(
+            PASSWORD_NEEDED,
+            "sudo needs a password: set _sudo_password / --sudo-password "
+            "or allow NOPASSWD for this user",
         )
         return ok, output
-    retry_arguments = dict(command_arguments)
-    retry_arguments["_sudo_password"] = password
-    return execute_command(retry_arguments)
+    retry: Any
+    if isinstance(command_arguments, ResolvedArguments):
+        retry = command_arguments.replace(_sudo_password=password)
+    else:
+        retry = {**command_arguments, "_sudo_password": password}
+    return execute_command(retry)
 
 
 def make_line_logger(host_name: str, print_output: bool) -> LineCallback | None:
@@ -115,17 +126,6 @@ def log_command(host_name: str, command: StringCommand | str, print_input: bool)
         output_logger.info("$ %s", text, extra={"host": host_name, "buffer": "input"})
 
 
-def _stdin_bytes(stdin: Any) -> bytes | None:
-    if stdin is None:
-        return None
-    if isinstance(stdin, bytes):
-        return stdin
-    if isinstance(stdin, str):
-        return stdin.encode()
-    lines = [line.encode() if isinstance(line, str) else bytes(line) for line in stdin]
-    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-
-
 def run_local_process(
     command: str | list[str],
     stdin: Any = None,
@@ -134,7 +134,7 @@ def run_local_process(
     print_prefix: str = "",
     success_exit_codes: tuple[int, ...] = (0,),
     get_pty: bool = False,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[int, CommandOutput]:
     """Run a command on this machine through the shared loop; ``(returncode, output)``.
 
@@ -142,10 +142,10 @@ def run_local_process(
     group is killed and the return code is -9.
     """
     argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-    process = LocalProcess(argv, get_pty=get_pty, env=env)
+    process = LocalProcess(argv, get_pty=get_pty, env=dict(env) if env is not None else None)
     _, output = run_process(
         process,
-        stdin=_stdin_bytes(stdin),
+        stdin=stdin_bytes(stdin),
         timeout=timeout,
         success_exit_codes=success_exit_codes,
         on_line=make_line_logger(print_prefix or "@local", print_output),
@@ -167,4 +167,5 @@ __all__ = [
     "kill_all_processes",
     "make_line_logger",
     "log_command",
+    "stdin_bytes",
 ]

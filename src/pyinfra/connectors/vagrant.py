@@ -32,9 +32,9 @@ from typing_extensions import TypedDict
 
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.connectors.base import DataMeta
-from pyinfra.connectors.inventoryonly import InventoryOnlyConnector
-from pyinfra.connectors.localtool import find_tool, run_tool
-from pyinfra.connectors.vagrantparse import (
+from pyinfra.connectors.inventory.base import InventoryOnlyConnector
+from pyinfra.connectors.inventory.tool import find_tool, project_dir, run_tool
+from pyinfra.connectors.inventory.vagrantparse import (
     MachineStatus,
     SSHConfigEntry,
     parse_ssh_config,
@@ -64,16 +64,7 @@ def _vagrant_env(directory: str) -> dict[str, str]:
 
 
 def resolve_vagrant_dir(data: Mapping[str, Any] | None = None) -> str:
-    value = (data or {}).get("vagrant_dir") or os.environ.get("VAGRANT_CWD") or "."
-    if not isinstance(value, str):
-        raise InventoryError(f"vagrant_dir must be a string, got {type(value).__name__}")
-    directory = os.path.abspath(os.path.expanduser(value))
-    if not os.path.isdir(directory):
-        raise InventoryError(
-            f"vagrant_dir {value} is not a directory: set vagrant_dir (or VAGRANT_CWD) to "
-            "the directory holding your Vagrantfile"
-        )
-    return directory
+    return project_dir(data, "vagrant_dir", "VAGRANT_CWD", "your Vagrantfile")
 
 
 def read_status(directory: str, env: dict[str, str], binary: str) -> list[MachineStatus]:

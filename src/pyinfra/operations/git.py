@@ -133,7 +133,7 @@ def repo(
         server = ssh_host_of(src)
         if server is None:
             raise fail(op, f"cannot tell the SSH host (for ssh_keyscan) from src {src!r}")
-        yield from ssh.keyscan._inner(hostname=server[0], port=server[1])  # type: ignore[attr-defined]
+        yield from ssh.keyscan._inner(hostname=server[0], port=server[1])
     state = host.get_fact(
         GitRepoState,
         dest=dest,
@@ -291,7 +291,7 @@ def bare_repo(
     """Create (or, ``present=False``, remove) a bare git repository at ``path``."""
     op = "git.bare_repo"
     check_path(op, path)
-    yield from files.directory._inner(path=path, present=present)  # type: ignore[attr-defined]
+    yield from files.directory._inner(path=path, present=present)
     if not present:
         return
     head = host.get_fact(File, path=posixpath.join(path, "HEAD"))

@@ -79,7 +79,7 @@ def _remove_from(keyring: str, data: dict[str, Any], wanted: list[str]) -> Comma
                 f"cannot remove single keys from the armored keyring {keyring}: it holds other "
                 "keys; remove the whole file (dest=..., present=False without keyid)",
             )
-        yield from files.file._inner(path=keyring, present=False)  # type: ignore[attr-defined]
+        yield from files.file._inner(path=keyring, present=False)
         return
     yield _delete_keys(keyring, remove)
     yield FactChange(paths=(keyring,), facts=(GpgKeyrings,))
@@ -113,7 +113,7 @@ def key(
             return
         check_path(op, dest, "dest")
         if not wanted:
-            yield from files.file._inner(path=dest, present=False)  # type: ignore[attr-defined]
+            yield from files.file._inner(path=dest, present=False)
             return
         rings = host.get_fact(GpgKeyrings, directories=[posixpath.dirname(dest) or "."]) or {}
         if dest in rings:
@@ -130,15 +130,15 @@ def key(
         rings = host.get_fact(GpgKeyrings, directories=[posixpath.dirname(dest) or "."]) or {}
         have = rings.get(dest, {}).get("keys", {})
         if all(any(_matches(existing, kid) for existing in have) for kid in wanted):
-            yield from files.file._inner(path=dest, mode=mode)  # type: ignore[attr-defined]
+            yield from files.file._inner(path=dest, mode=mode)
             return
     elif host.get_fact(File, path=dest):
-        yield from files.file._inner(path=dest, mode=mode)  # type: ignore[attr-defined]
+        yield from files.file._inner(path=dest, mode=mode)
         return
-    yield from files.directory._inner(path=posixpath.dirname(dest) or ".", mode="0755")  # type: ignore[attr-defined]
+    yield from files.directory._inner(path=posixpath.dirname(dest) or ".", mode="0755")
     if src and urlparse(src).scheme in ("http", "https", "ftp"):
         temp = host.get_temp_filename(src)
-        yield from files.download._inner(src=src, dest=temp)  # type: ignore[attr-defined]
+        yield from files.download._inner(src=src, dest=temp)
         yield _install_from_file(temp, dest, dearmor)
         yield StringCommand("rm", "-f", shell_path(temp))
     elif src:
@@ -154,7 +154,7 @@ def key(
             ";", "rc=$?;", "rm", "-rf", shell_path(home), ";", "exit", "$rc", ")",
         )  # fmt: skip
     yield FactChange(paths=(dest,), facts=(GpgKeyrings,))
-    yield from files.file._inner(path=dest, mode=mode)  # type: ignore[attr-defined]
+    yield from files.file._inner(path=dest, mode=mode)
 
 
 @operation()
@@ -167,8 +167,8 @@ def dearmor(src: str, dest: str, mode: str = "0644") -> Commands:
     wanted = host.get_fact(DearmoredSha256, src=src)
     if wanted is None:
         raise fail(op, f"{src} does not exist on the host (argument src)")
-    yield from files.directory._inner(path=posixpath.dirname(dest) or ".", mode="0755")  # type: ignore[attr-defined]
+    yield from files.directory._inner(path=posixpath.dirname(dest) or ".", mode="0755")
     if host.get_fact(Sha256File, path=dest) != wanted:
         yield _install_from_file(src, dest, True)
         yield FactChange(paths=(dest,), known=((Sha256File, {"path": dest}, wanted),))
-    yield from files.file._inner(path=dest, mode=mode)  # type: ignore[attr-defined]
+    yield from files.file._inner(path=dest, mode=mode)

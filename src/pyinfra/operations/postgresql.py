@@ -13,28 +13,28 @@ from pyinfra.operations import postgres
 @operation(is_idempotent=False)
 def sql(*args: Any, **kwargs: Any) -> Generator[Any, Any, None]:
     """Deprecated alias of :func:`pyinfra.operations.postgres.sql`."""
-    yield from postgres.sql._inner(*args, **kwargs)  # type: ignore[attr-defined]
+    yield from postgres.sql._inner(*args, **kwargs)
 
 
 @operation()
 def role(*args: Any, **kwargs: Any) -> Generator[Any, Any, None]:
     """Deprecated alias of :func:`pyinfra.operations.postgres.role`."""
-    yield from postgres.role._inner(*args, **kwargs)  # type: ignore[attr-defined]
+    yield from postgres.role._inner(*args, **kwargs)
 
 
 @operation()
 def database(*args: Any, **kwargs: Any) -> Generator[Any, Any, None]:
     """Deprecated alias of :func:`pyinfra.operations.postgres.database`."""
-    yield from postgres.database._inner(*args, **kwargs)  # type: ignore[attr-defined]
+    yield from postgres.database._inner(*args, **kwargs)
 
 
 @operation(is_idempotent=False)
 def dump(*args: Any, **kwargs: Any) -> Generator[Any, Any, None]:
     """Deprecated alias of :func:`pyinfra.operations.postgres.dump`."""
-    yield from postgres.dump._inner(*args, **kwargs)  # type: ignore[attr-defined]
+    yield from postgres.dump._inner(*args, **kwargs)
 
 
 @operation(is_idempotent=False)
 def load(*args: Any, **kwargs: Any) -> Generator[Any, Any, None]:
     """Deprecated alias of :func:`pyinfra.operations.postgres.load`."""
-    yield from postgres.load._inner(*args, **kwargs)  # type: ignore[attr-defined]
+    yield from postgres.load._inner(*args, **kwargs)

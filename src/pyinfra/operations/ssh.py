@@ -108,7 +108,7 @@ def keyscan(hostname: str, force: bool = False, port: int = 22) -> Commands:
     op = "ssh.keyscan"
     _check_host(op, hostname)
     known_hosts = _known_hosts_file()
-    yield from files.directory._inner(path=posixpath.dirname(known_hosts), mode=700)  # type: ignore[attr-defined]
+    yield from files.directory._inner(path=posixpath.dirname(known_hosts), mode=700)
     present = host.get_fact(KnownHost, path=known_hosts, hostname=hostname, port=port)
     if present and not force:
         host.noop(f"host key for {_known_hosts_name(hostname, port)} already known")
@@ -159,7 +159,7 @@ def upload(
     check_path(op, filename, "filename")
     remote_filename = remote_filename or filename
     if ssh_keyscan:
-        yield from keyscan._inner(hostname=hostname, port=port)  # type: ignore[attr-defined]
+        yield from keyscan._inner(hostname=hostname, port=port)
     local_sha = host.get_fact(Sha256File, path=filename)
     if local_sha is None:
         raise fail(op, f"{filename} does not exist on the host (argument filename)")
@@ -208,7 +208,7 @@ def download(
         host.noop(f"{local_filename} is already downloaded")
         return
     if ssh_keyscan:
-        yield from keyscan._inner(hostname=hostname, port=port)  # type: ignore[attr-defined]
+        yield from keyscan._inner(hostname=hostname, port=port)
     yield StringCommand(
         "scp", "-q", "-o", "BatchMode=yes", "-P", str(int(port)),
         _scp_remote(hostname, user, filename), shell_path(local_filename),

@@ -1,0 +1,25 @@
+# shellcheck shell=sh
+# Write exactly $3 bytes of stdin to $1, atomically: into a private temp file next
+# to it (named with the token $2, so a cleanup can find it after a kill), checked for
+# size, given the mode/owner of the file it replaces, then moved into place. Anything
+# short leaves the destination as it was.
+set -e
+dest=$1
+case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
+if [ ! -d "$dir" ]; then echo "directory $dir does not exist" >&2; exit 2; fi
+if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 2; fi
+tmp=$(mktemp "$dir/.pyinfra-upload.$2.XXXXXX")
+trap 'rm -f "$tmp"' EXIT INT TERM HUP
+cat > "$tmp"
+got=$(( $(wc -c < "$tmp") ))
+if [ "$got" != "$3" ]; then
+  echo "upload incomplete: received $got of $3 bytes" >&2; exit 3
+fi
+if [ -e "$dest" ]; then
+  chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true
+  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
+else
+  m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp"
+fi
+mv -f "$tmp" "$dest"
+trap - EXIT INT TERM HUP

@@ -1,0 +1,428 @@
+"""Open one authenticated SSH transport: sockets, proxies, host keys, auth, retries.
+
+Every failure leaves here as one of our exceptions with a one-line message naming the
+host (``ConnectError``, ``AuthenticationError``, ``HostKeyError``). Network errors are
+retried (``ssh_connect_retries``) with jittered exponential back-off; authentication,
+host-key and configuration errors never are.
+
+Proxies: ``ProxyJump`` hops are real SSH connections, each next hop reached through a
+``direct-tcpip`` channel of the previous one (same host-key policy, no prompts);
+``ProxyCommand`` runs through ``paramiko.ProxyCommand``. A ``sock`` given in
+``ssh_paramiko_connect_kwargs`` wins over both; a ``paramiko.ProxyCommand`` there whose
+command contains ``%h``/``%p``/``%r``/``%n`` is restarted with those expanded (OpenSSH
+does not expand them in ``ssh -W %h:%p``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import random
+import shlex
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paramiko
+
+from pyinfra.api.exceptions import (
+    AuthenticationError,
+    ConnectError,
+    HostKeyError,
+    PyinfraError,
+)
+from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy
+from pyinfra.connectors.ssh.settings import SSHSettings, jump_settings
+
+logger = logging.getLogger("pyinfra")
+
+# Ciphers tried first: AES-GCM needs no separate MAC pass (fastest with AES-NI).
+_FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+_WINDOW_SIZE = 4 * 1024 * 1024
+_OPEN_ATTEMPTS = 20
+
+
+class _QuickAckSocket(socket.socket):
+    """A TCP socket that acknowledges small reads at once.
+
+    sshd does not set TCP_NODELAY on non-interactive sessions, so when it sends two
+    small packets in a row (e.g. a debug message, then a channel confirmation) the second
+    waits for our ACK of the first, which Linux delays by up to 40 ms when we have nothing
+    to send. Asking for a quick ACK after each small read removes that stall.
+    """
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        data = super().recv(size, flags)
+        if _QUICKACK is not None and len(data) < 4096:
+            with contextlib.suppress(OSError):
+                self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        return data
+
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
+class RetryableConnectError(ConnectError):
+    """A network-level failure: worth another attempt."""
+
+
+@dataclass
+class SSHConnection:
+    """An authenticated transport plus whatever it runs through (jump hosts, proxy).
+
+    Every channel of the host is opened by :meth:`open_channel`: commands
+    (:mod:`.process`), sftp and scp (:mod:`.transfer`).
+    """
+
+    settings: SSHSettings
+    client: paramiko.SSHClient
+    jumps: list[SSHConnection] = field(default_factory=list)
+    proxy: Any = None
+    login_shell: str | None = None  # the login shell's $0, learned from the first command
+
+    def learn_login_shell(self, name: str) -> None:
+        self.login_shell = name
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        transport = self.client.get_transport()
+        if transport is None:
+            raise ConnectError(f"{self.settings.name}: not connected")
+        return transport
+
+    @property
+    def active(self) -> bool:
+        transport = self.client.get_transport()
+        return transport is not None and bool(transport.is_active())
+
+    def open_channel(self, window_size: int | None = None) -> paramiko.Channel:
+        """A new session channel; waits a little when the server's MaxSessions is
+        reached. ``ConnectError`` when the server refuses it or the connection is gone."""
+        name, timeout = self.settings.name, self.settings.connect_timeout
+        transport = self.transport
+        delay = 0.02
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return transport.open_session(timeout=timeout, window_size=window_size)
+            except paramiko.ChannelException as exc:
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise ConnectError(
+                        f"{name}: the SSH server refused a new session ({exc}): "
+                        "too many concurrent commands for its MaxSessions?"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(
+                    f"{name}: the SSH connection is lost ({exc or type(exc).__name__}): reconnect"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the transport, then the proxy and the jump hosts (innermost first)."""
+        with contextlib.suppress(Exception):
+            self.client.close()
+        if self.proxy is not None:
+            with contextlib.suppress(Exception):
+                self.proxy.close()
+        for jump in reversed(self.jumps):
+            jump.close()
+
+
+def backoff_delay(attempt: int, min_delay: float, max_delay: float) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): uniformly random between
+    ``min_delay`` and ``min(max_delay, min_delay * 2**attempt)``."""
+    ceiling = min(max_delay, min_delay * (2**attempt))
+    return random.uniform(min_delay, max(min_delay, ceiling))
+
+
+def open_connection(
+    settings: SSHSettings, sleep: Callable[[float], None] = time.sleep
+) -> SSHConnection:
+    """Connect and authenticate, retrying network errors ``settings.retries`` times."""
+    attempt = 0
+    while True:
+        try:
+            return _connect_once(settings)
+        except RetryableConnectError as exc:
+            if attempt >= settings.retries:
+                if settings.retries:
+                    raise ConnectError(f"{exc} (after {attempt + 1} attempts)") from exc
+                raise
+            delay = backoff_delay(attempt, settings.retry_min_delay, settings.retry_max_delay)
+            logger.warning("%s; retrying in %.1f s", exc, delay)
+            sleep(delay)
+            attempt += 1
+
+
+def _connect_once(settings: SSHSettings) -> SSHConnection:
+    jumps: list[SSHConnection] = []
+    proxy: Any = None
+    try:
+        kwargs = dict(settings.paramiko_kwargs)
+        sock = kwargs.pop("sock", None)
+        if sock is not None:
+            sock = _prepare_given_sock(sock, settings)
+            proxy = sock if isinstance(sock, paramiko.ProxyCommand) else None
+        elif settings.proxy_jump:
+            sock = _through_jumps(settings, jumps)
+        elif settings.proxy_command:
+            sock = proxy = _proxy_command(settings.proxy_command, settings)
+        else:
+            sock = _tcp_connect(settings)
+        client = _authenticate(settings, sock, kwargs)
+    except BaseException:
+        if proxy is not None:
+            with contextlib.suppress(Exception):
+                proxy.close()
+        for jump in reversed(jumps):
+            jump.close()
+        raise
+    return SSHConnection(settings, client, jumps, proxy)
+
+
+# -- sockets ------------------------------------------------------------------------------
+
+
+def _tcp_connect(settings: SSHSettings) -> socket.socket:
+    name, timeout = settings.name, settings.connect_timeout
+    try:
+        infos = socket.getaddrinfo(
+            settings.hostname, settings.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except socket.gaierror as exc:
+        message = (
+            f"{name}: cannot resolve host name {settings.hostname!r} ({exc.strerror}): "
+            "check the name, or set ssh_hostname"
+        )
+        if exc.errno == socket.EAI_AGAIN:
+            raise RetryableConnectError(message) from None
+        raise ConnectError(message) from None
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = _QuickAckSocket(family, kind, proto)
+        try:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
+                break
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.settimeout(None)
+        return sock
+    raise _network_error(settings, last)
+
+
+def _network_error(settings: SSHSettings, exc: BaseException | None) -> RetryableConnectError:
+    where = f"{settings.name}: connection to {settings.address}"
+    if isinstance(exc, TimeoutError) or exc is None:
+        return RetryableConnectError(
+            f"{where} timed out after {settings.connect_timeout:g} s (CONNECT_TIMEOUT): "
+            "is the host up and reachable?"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return RetryableConnectError(f"{where} refused: is sshd running on port {settings.port}?")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return RetryableConnectError(f"{where} failed: {exc.strerror} (check the network/route)")
+    detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return RetryableConnectError(f"{where} failed: {detail}")
+
+
+def _expand_tokens(text: str, settings: SSHSettings) -> str:
+    tokens = {"%h": settings.hostname, "%p": str(settings.port), "%r": settings.user}
+    tokens["%n"] = settings.name
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair == "%%":
+            out.append("%")
+            i += 2
+        elif pair in tokens:
+            out.append(tokens[pair])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _prepare_given_sock(sock: Any, settings: SSHSettings) -> Any:
+    """A ``sock`` from ``ssh_paramiko_connect_kwargs``: expand tokens of a ProxyCommand."""
+    if isinstance(sock, paramiko.ProxyCommand):
+        argv = [str(a) for a in getattr(sock, "cmd", [])]
+        if any(tok in arg for arg in argv for tok in ("%h", "%p", "%r", "%n")):
+            with contextlib.suppress(Exception):
+                sock.close()
+            expanded = shlex.join(_expand_tokens(arg, settings) for arg in argv)
+            return _proxy_command(expanded, settings)
+    elif isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _proxy_command(command: str, settings: SSHSettings) -> paramiko.ProxyCommand:
+    try:
+        return paramiko.ProxyCommand(command)
+    except (OSError, paramiko.SSHException) as exc:
+        raise ConnectError(
+            f"{settings.name}: ProxyCommand {command!r} could not start: {exc}"
+        ) from None
+
+
+def _through_jumps(settings: SSHSettings, jumps: list[SSHConnection]) -> Any:
+    """Connect every ProxyJump hop in turn; return a channel to the target."""
+    previous: SSHConnection | None = None
+    for hop in settings.proxy_jump:
+        hop_settings = jump_settings(settings, hop)
+        if previous is None:
+            connection = _connect_once(hop_settings)
+        else:
+            channel = _open_direct(previous, hop_settings)
+            connection = SSHConnection(hop_settings, _authenticate(hop_settings, channel, {}))
+        jumps.append(connection)
+        previous = connection
+    assert previous is not None
+    return _open_direct(previous, settings)
+
+
+def _open_direct(via: SSHConnection, target: SSHSettings) -> paramiko.Channel:
+    try:
+        return via.transport.open_channel(
+            "direct-tcpip",
+            (target.hostname, target.port),
+            ("127.0.0.1", 0),
+            timeout=target.connect_timeout,
+        )
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise RetryableConnectError(
+            f"{target.name}: jump host {via.settings.address} could not reach "
+            f"{target.address}: {exc or type(exc).__name__}"
+        ) from None
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+def _transport_factory(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    known = tuple(options.ciphers)
+    options.ciphers = tuple(c for c in _FAST_CIPHERS if c in known) + tuple(
+        c for c in known if c not in _FAST_CIPHERS
+    )
+    transport.default_window_size = _WINDOW_SIZE
+    return transport
+
+
+def check_key_file(path: str, passphrase: str | None, name: str) -> None:
+    """Fail early, and clearly, on an ``ssh_key`` that cannot be used."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise ConnectError(f"{name}: ssh_key {path} does not exist: fix ssh_key") from None
+    except OSError as exc:
+        raise ConnectError(f"{name}: cannot read ssh_key {path}: {exc.strerror}") from None
+    try:
+        secret: Any = passphrase.encode() if passphrase is not None else None
+        paramiko.PKey.from_path(path, secret)
+    except (paramiko.PasswordRequiredException, TypeError) as exc:
+        if isinstance(exc, TypeError) and "password" not in str(exc).lower():
+            raise
+        raise AuthenticationError(
+            f"{name}: private key {path} is encrypted: set ssh_key_password"
+        ) from None
+    except (paramiko.SSHException, ValueError) as exc:
+        hint = "wrong ssh_key_password?" if passphrase else "not a private key?"
+        raise AuthenticationError(
+            f"{name}: cannot load private key {path}: {exc} ({hint})"
+        ) from None
+
+
+def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> paramiko.SSHClient:
+    name = settings.name
+    for key in settings.required_keys:
+        check_key_file(key, settings.key_password or settings.password, name)
+    client = paramiko.SSHClient()
+    policy = HostKeyPolicy(settings.strict_host_key_checking, list(settings.known_hosts_files))
+    policy.attach(client, settings.hostname, settings.port)
+    timeout = settings.connect_timeout
+    kwargs: dict[str, Any] = {
+        "username": settings.user,
+        "password": settings.password,
+        "key_filename": list(settings.key_filenames) or None,
+        "passphrase": settings.key_password,
+        "allow_agent": settings.allow_agent,
+        "look_for_keys": settings.look_for_keys,
+        "timeout": timeout,
+        "banner_timeout": timeout,
+        "auth_timeout": timeout,
+        "channel_timeout": timeout,
+        "sock": sock,
+        "transport_factory": _transport_factory,
+    }
+    kwargs.update(extra)  # ssh_paramiko_connect_kwargs: applied last
+    kwargs["sock"] = sock
+    try:
+        client.connect(settings.hostname, settings.port, **kwargs)
+    except BaseException as exc:
+        client.close()
+        with contextlib.suppress(Exception):
+            sock.close()
+        if isinstance(exc, PyinfraError):
+            if isinstance(exc, HostKeyError) and not str(exc).startswith(name):
+                raise HostKeyError(f"{name}: {exc}") from None
+            raise
+        if isinstance(exc, paramiko.BadHostKeyException):
+            error = policy.changed_key_error(exc, settings.port)
+            raise HostKeyError(f"{name}: {error}") from None
+        raise _auth_or_network_error(settings, exc) from None
+    transport = client.get_transport()
+    if transport is not None and settings.keepalive > 0:
+        transport.set_keepalive(settings.keepalive)
+    return client
+
+
+def _auth_or_network_error(settings: SSHSettings, exc: BaseException) -> PyinfraError:
+    name, address = settings.name, settings.address
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return AuthenticationError(
+            f"{name}: a private key for {settings.user}@{address} is encrypted: "
+            "set ssh_key_password"
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        tried = []
+        if settings.key_filenames:
+            tried.append("key " + ", ".join(settings.key_filenames))
+        if settings.allow_agent:
+            tried.append("agent")
+        if settings.look_for_keys:
+            tried.append("~/.ssh keys")
+        if settings.password:
+            tried.append("password")
+        return AuthenticationError(
+            f"{name}: authentication failed for {settings.user}@{address} "
+            f"(tried: {', '.join(tried) or 'nothing'}): check ssh_user, ssh_key or ssh_password"
+        )
+    if isinstance(exc, paramiko.SSHException) and "No authentication methods" in str(exc):
+        return AuthenticationError(
+            f"{name}: no way to authenticate as {settings.user}@{address}: set ssh_key or "
+            "ssh_password, or allow the agent / ~/.ssh keys"
+        )
+    if isinstance(exc, paramiko.ProxyCommandFailure):
+        return RetryableConnectError(f"{name}: proxy command failed: {exc}")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return _network_error(settings, TimeoutError())
+    if isinstance(exc, (paramiko.SSHException, EOFError, OSError)):
+        detail = str(exc) or type(exc).__name__
+        return RetryableConnectError(f"{name}: SSH handshake with {address} failed: {detail}")
+    return ConnectError(f"{name}: connecting to {address} failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,221 @@
+"""The SSH connector (the default: a plain host name in an inventory goes here).
+
+One paramiko transport per host for the whole run (``TCP_NODELAY``, keepalive), one
+channel per command, so commands from several threads run side by side safely.
+Everything about running a command (sudo/su, env, chdir, timeout, stdin, prompts)
+is the shared :class:`~pyinfra.connectors.execution.ExecutionConnector`; this module
+starts processes on channels and picks how each file moves.
+
+Files: as the login user through sftp/scp (:mod:`.transfer`); escalated to root by
+staging a private temp file that an escalated command installs; escalated to another
+user (who could not read the login user's private file) and escalated downloads through
+the escalated command's stdin/stdout: nothing is staged at all.
+
+Port forwarding::
+
+    with host.connector.forward_port("db.internal", 5432) as forward:
+        psycopg.connect(host="127.0.0.1", port=forward.local_port)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+import paramiko
+
+from pyinfra.api.arguments import ResolvedArguments
+from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
+from pyinfra.connectors._runner.process import Process
+from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors.execution import ExecutionConnector
+from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
+from pyinfra.connectors.ssh.forward import PortForward
+from pyinfra.connectors.ssh.process import SSHProcess
+from pyinfra.connectors.ssh.settings import (
+    SSH_DATA_META,
+    SSHConnectorData,
+    SSHSettings,
+    resolve_settings,
+)
+from pyinfra.connectors.ssh.transfer import SSHFileTransfer, install_command
+
+if TYPE_CHECKING:
+    from pyinfra.api.host import Host
+    from pyinfra.api.state import State
+
+
+class SSHConnector(ExecutionConnector):
+    """Connects to hosts over SSH with paramiko.
+
+    ``settings``: connect with these instead of the ones resolved from the host's data
+    and ssh_config (``@dockerssh/CONTAINER`` gives the container's address this way).
+    """
+
+    handles_execution = True
+    data_cls = SSHConnectorData
+    data_meta = SSH_DATA_META
+
+    def __init__(self, state: State, host: Host, settings: SSHSettings | None = None) -> None:
+        super().__init__(state, host)
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._connection: SSHConnection | None = None
+        self._transfer: SSHFileTransfer | None = None
+        self._forwards: list[PortForward] = []
+
+    @staticmethod
+    def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        if not name:
+            raise InventoryError("@ssh needs a host name: use @ssh/HOSTNAME or just HOSTNAME")
+        yield name, {}, []
+
+    # -- connection ----------------------------------------------------------------------
+
+    def settings(self) -> SSHSettings:
+        """This host's connection settings (data, then ssh_config, then defaults)."""
+        if self._settings is not None:
+            return self._settings
+        return resolve_settings(self.host.name, self.data, float(self.state.config.CONNECT_TIMEOUT))
+
+    def connect(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._connection.active:
+                return
+            self._close_connection()
+            connection = open_connection(self.settings())
+            self._connection = connection
+            self._transfer = SSHFileTransfer(connection)
+
+    def disconnect(self) -> None:
+        with self._lock:
+            for forward in list(self._forwards):
+                forward.close()
+            self._forwards.clear()
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        transfer, self._transfer = self._transfer, None
+        if transfer is not None:
+            transfer.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    @property
+    def connection(self) -> SSHConnection:
+        connection = self._connection
+        if connection is None:
+            raise ConnectError(f"{self.host.name}: not connected (call host.connect() first)")
+        return connection
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        """The host's paramiko transport (for advanced use: channels, subsystems)."""
+        return self.connection.transport
+
+    @property
+    def file_transfer(self) -> SSHFileTransfer:
+        transfer = self._transfer
+        if transfer is None:
+            raise ConnectError(f"{self.host.name}: not connected (call host.connect() first)")
+        return transfer
+
+    # -- commands ------------------------------------------------------------------------
+
+    def start_process(self, request: ProcessRequest) -> Process:
+        connection = self.connection
+        return SSHProcess(connection, request, forward_agent=connection.settings.forward_agent)
+
+    # -- files ---------------------------------------------------------------------------
+
+    def native_put_file(
+        self, filename_or_io: str | IO[Any], remote_filename: str, arguments: ResolvedArguments
+    ) -> bool:
+        user = arguments.target_user
+        if user is not None and user != "root":
+            return False  # streamed through the escalated command's stdin
+        transfer = self.file_transfer
+        if user is None:
+            transfer.put(filename_or_io, remote_filename)
+            return True
+        staged = transfer.stage(filename_or_io, arguments.temp_dir, remote_filename)
+        try:
+            ok, output = self.execute(install_command(staged, remote_filename), arguments)
+            if not ok:
+                raise TransferError(
+                    f"{self.host.name}: upload to {remote_filename} failed: "
+                    f"{output.failure_line()} (target left unchanged)"
+                )
+        finally:
+            transfer.remove_staged(staged)
+        return True
+
+    def native_get_file(
+        self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments
+    ) -> bool:
+        if arguments.escalates:
+            return False  # streamed through the escalated command's stdout
+        self.file_transfer.get(remote_filename, filename_or_io)
+        return True
+
+    # -- port forwarding -----------------------------------------------------------------
+
+    def forward_port(
+        self,
+        remote_host: str,
+        remote_port: int,
+        local_port: int = 0,
+        local_host: str = "127.0.0.1",
+    ) -> PortForward:
+        """Listen on ``local_host:local_port`` (0: any free port, see ``.local_port``) and
+        forward every connection to ``remote_host:remote_port`` as reached from the target.
+
+        Returns a started :class:`PortForward`; use it as a context manager or call
+        ``close()``. Every forward is closed on ``disconnect()``.
+        """
+        connection = self.connection
+        forward = PortForward(
+            connection.transport,
+            remote_host,
+            remote_port,
+            local_host=local_host,
+            local_port=local_port,
+            name=self.host.name,
+            on_close=self._forward_closed,
+        )
+        with self._lock:
+            self._forwards.append(forward)
+        return forward
+
+    def _forward_closed(self, forward: PortForward) -> None:
+        with self._lock:
+            if forward in self._forwards:
+                self._forwards.remove(forward)
+
+    # files.rsync: OpenSSH's rsync with this host's settings (pyinfra.connectors.rsync)
+    def check_can_rsync(self) -> None:
+        from pyinfra.connectors import rsync
+
+        rsync.check_ssh(self)
+
+    def rsync(self, src: str, dest: str, flags: Any, print_output: bool = False,
+              print_input: bool = False, **arguments: Any) -> bool:  # fmt: skip
+        from pyinfra.connectors import rsync
+
+        return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)
+
+    def rsync_argv(
+        self, src: str, dest: str, flags: Any, arguments: dict[str, Any]
+    ) -> list[str] | None:
+        """The rsync command line ``files.rsync`` previews with (``None`` when a
+        subclass moves files its own way)."""
+        from pyinfra.connectors import rsync
+
+        if type(self).rsync is not SSHConnector.rsync:
+            return None
+        return rsync.ssh_argv(self, src, dest, list(flags), arguments)
+
+
+__all__ = ["SSHConnector", "SSHConnectorData", "PortForward"]
