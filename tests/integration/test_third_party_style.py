@@ -32,7 +32,7 @@ def test_jail_connector_from_the_cli_with_sudo(tmp_path: Path) -> None:
     (tmp_path / "deploy.py").write_text(
         "from pyinfra.operations import server\n"
         "from tests.plugins.jail import marker\n"
-        "marker(name='m1')\n"
+        "marker(filename='m1')\n"
         "server.shell(commands=['id -un > who'])\n"
     )
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'src'}", COLUMNS="200")

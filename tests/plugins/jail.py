@@ -101,10 +101,10 @@ class JailFiles(FactBase[list[str]]):
 
 
 @operation()
-def marker(name: str) -> Any:
-    """Create the file ``name`` in the jail unless it is there."""
+def marker(filename: str) -> Any:
+    """Create the file ``filename`` in the jail unless it is there."""
     directory = host.data.jail_dir
-    if name in host.get_fact(JailFiles, directory=directory):
-        host.noop(f"marker {name} already there")
+    if filename in host.get_fact(JailFiles, directory=directory):
+        host.noop(f"marker {filename} already there")
         return
-    yield StringCommand("touch", QuoteString(f"{directory}/{name}"))
+    yield StringCommand("touch", QuoteString(f"{directory}/{filename}"))
