@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.syskit import systemd_box  # noqa: E402
+from tests.helpers.syskit import systemd_box  # noqa: E402
 
 CLIS = {"pyinfra 3.10": "/opt/pyinfra310/bin/pyinfra", "ours": str(ROOT / ".venv/bin/pyinfra")}
 DEPLOY = ROOT / "bench" / "sys" / "deploy.py"

@@ -20,7 +20,7 @@ from pyinfra.api.host import Host
 from pyinfra.operations import ssh
 from tests.contract.targets import ContractTarget
 from tests.helpers.deploykit import remote_dir, run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     SSHAccess,
     assert_idempotent,
     changed,

@@ -18,7 +18,7 @@ from pyinfra.facts.server import Hostname, InitSystem
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import files, iptables, server, systemd
 from tests.helpers.deploykit import run
-from tests.integration.syskit import Box, start_box, systemd_box, wait_until
+from tests.helpers.syskit import Box, start_box, systemd_box, wait_until
 
 UNIT = """[Unit]
 Description=pyi-sys test service

@@ -23,7 +23,7 @@ from pyinfra.facts.server import InitSystem, Mounts, Users
 from pyinfra.facts.sysvinit import InitdStatus
 from pyinfra.operations import crontab, iptables, server, sysvinit
 from tests.helpers.deploykit import run
-from tests.integration.syskit import Box, plain_box
+from tests.helpers.syskit import Box, plain_box
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from pyinfra.facts import files as F
 from pyinfra.operations import files
 from tests.contract.targets import ContractTarget
 from tests.helpers.deploykit import remote_dir, run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     REQUESTS,
     assert_idempotent,
     changed,

@@ -35,7 +35,7 @@ from tests.helpers.containerkit import connected
 from tests.helpers.databases import ADMIN, ADMIN_PASSWORD, DatabaseServer, ensure_image
 from tests.helpers.deploykit import run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pyinfra.facts import git as G
 from pyinfra.operations import git
 from tests.contract.targets import ContractTarget
 from tests.helpers.deploykit import remote_dir, run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     assert_idempotent,
     changed,
     connected,

@@ -19,7 +19,7 @@ from pyinfra.facts import gpg as GF
 from pyinfra.operations import gpg
 from tests.contract.targets import ContractTarget
 from tests.helpers.deploykit import remote_dir, run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     assert_idempotent,
     changed,
     connected,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def pyinfra(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

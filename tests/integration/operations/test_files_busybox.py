@@ -19,7 +19,7 @@ from pyinfra.api.host import Host
 from pyinfra.facts import files as F
 from pyinfra.operations import files
 from tests.helpers.deploykit import run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     BUSYBOX_IMAGE,
     TOOLS_IMAGE,
     ensure_images,

@@ -15,7 +15,7 @@ from pyinfra.connectors import rsync as rsync_runner
 from pyinfra.operations import files
 from tests.contract.targets import ContractTarget
 from tests.helpers.deploykit import remote_dir, run
-from tests.integration.fileskit import (
+from tests.helpers.fileskit import (
     assert_idempotent,
     changed,
     connected,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.fileskit import TARGETS
+from tests.helpers.fileskit import TARGETS
 
 PYINFRA = [sys.executable, "-m", "pyinfra_cli"]
 

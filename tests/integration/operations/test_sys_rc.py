@@ -16,7 +16,7 @@ from pyinfra.facts.openrc import OpenrcEnabled, OpenrcStatus
 from pyinfra.facts.runit import RunitManaged, RunitStatus
 from pyinfra.operations import crontab, openrc, runit, server
 from tests.helpers.deploykit import run
-from tests.integration.syskit import RC_IMAGE, Box, start_box
+from tests.helpers.syskit import RC_IMAGE, Box, start_box
 
 OPENRC_SCRIPT = (
     "#!/usr/sbin/openrc-run\ncommand=/bin/sleep\ncommand_args=1000\n"
