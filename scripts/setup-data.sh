@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real targets of the database and docker operation tests (tests/integration/test_data_*.py).
+# Real targets of the database and docker operation tests (tests/integration/operations/test_data_*.py).
 #
 # Usage: bash scripts/setup-data.sh   (root, Debian 12; idempotent: ~1 s when warm)
 #

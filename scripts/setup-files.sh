@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test targets for the files/git/ssh/gpg operations (tests/integration/test_files_*.py).
+# Test targets for the files/git/ssh/gpg operations (tests/integration/operations/test_files_*.py).
 #
 # Usage: bash scripts/setup-files.sh   (root, Debian 12; idempotent, ~0.2 s when warm)
 #

@@ -19,14 +19,14 @@ from pyinfra.api.planning import plan_on_hosts
 if TYPE_CHECKING:
     from pyinfra.api.state import State
 
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 __all__ = ["deploy", "add_deploy"]
 
 
 def deploy(
     name: str | None = None, data_defaults: dict[str, Any] | None = None
-) -> Callable[[F], F]:
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Decorate a function that calls operations as a named deploy: ``@deploy("Web")``."""
     if name is not None and not isinstance(name, str):
         raise PyinfraError(
@@ -34,11 +34,11 @@ def deploy(
             "not @deploy"
         )
 
-    def decorator(func: F) -> F:
+    def decorator(func: Callable[..., R]) -> Callable[..., R]:
         deploy_name = name or func.__name__
 
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> R:
             global_kwargs = {
                 k: kwargs.pop(k) for k in list(kwargs) if k in ALL_GLOBAL_ARGUMENTS and k != "name"
             }
@@ -54,7 +54,7 @@ def deploy(
         wrapper.deploy_name = deploy_name  # type: ignore[attr-defined]
         if data_defaults:
             wrapper.deploy_data = data_defaults  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorator
 

@@ -347,9 +347,15 @@ def test_deploy_decorator_arguments_apply_inside(local: Host, tmp_path: Path) ->
 
 def test_bad_global_arguments(local: Host) -> None:
     messages = []
-    for kwargs in ({"_timeout": "soon"}, {"_serial": "yes"}, {"_parallel": 0}, {"_bogus": 1}):
-        results = run(local, lambda k=kwargs: server.shell(commands=["true"], **k), False,
-                      "lockstep", False)  # fmt: skip
+    choices: list[dict[str, object]] = [
+        {"_timeout": "soon"}, {"_serial": "yes"}, {"_parallel": 0}, {"_bogus": 1}
+    ]  # fmt: skip
+    for kwargs in choices:
+
+        def deploy(k: dict[str, object] = kwargs) -> object:
+            return server.shell(commands=["true"], **k)
+
+        results = run(local, deploy, False, "lockstep", False)
         assert results == []
         messages.append(local.state.host_errors.pop(local.name) if local.state else "")
     assert "server.shell: argument _timeout must be int or float" in messages[0]

@@ -62,14 +62,14 @@ def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ctx]:
 @dataclass
 class Case:
     id: str
-    deploy: Callable[[Ctx], None]
-    check: Callable[[Ctx], None]
-    prepare: Callable[[Ctx], None] = lambda c: None
-    cleanup: Callable[[Ctx], None] = lambda c: None
+    deploy: Callable[[Ctx], object]
+    check: Callable[[Ctx], object]
+    prepare: Callable[[Ctx], object] = lambda c: None
+    cleanup: Callable[[Ctx], object] = lambda c: None
     root: bool = False  # changes the system (users/groups): needs root on the target
 
 
-def _prepare_sources(c: Ctx) -> None:
+def _prepare_sources(c: Ctx) -> Ctx:
     (c.local / "app.conf").write_text("key = value\n")
     (c.local / "motd.j2").write_text(
         "Welcome to {{ host.name }}, {{ who }}!\n{% for p in ports %}port {{ p }}\n{% endfor %}"
@@ -81,6 +81,7 @@ def _prepare_sources(c: Ctx) -> None:
     (tree / "ignored.pyc").write_text("x")
     (tree / "sub" / "skip" / "c.txt").write_text("C\n")
     (c.local / "script.sh").write_text('#!/bin/sh\necho "$1 $2" > "$3"\n')
+    return c
 
 
 CASES = [
