@@ -153,6 +153,8 @@ def _make_config(opts: CliOptions) -> Config:
         config.RETRY_DELAY = opts.retry_delay
     if opts.diff:
         config.DIFF = True
+    if config.FACT_PREFETCH is None:
+        config.FACT_PREFETCH = True
     if opts.use_sudo_password or opts.same_sudo_password:
         config.SUDO_PASSWORD = _ask_secret("sudo password")
     return config

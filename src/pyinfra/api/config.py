@@ -44,6 +44,12 @@ _DEFAULTS: dict[str, Any] = {
     "DZDO": False,
     "DZDO_USER": None,
     "DIFF": False,
+    # Fact reads: batched re-reads (one command for every wanted fact the cache lacks);
+    # prefetching the facts a deploy read last time (None: on in the CLI, off in the
+    # API), remembered in FACT_QUERY_CACHE_DIR (None: ~/.cache/pyinfra/fact-queries).
+    "FACT_BATCH": True,
+    "FACT_PREFETCH": None,
+    "FACT_QUERY_CACHE_DIR": None,
     "RETRY": 0,
     "RETRY_DELAY": 5,
     # Deploy behaviour
@@ -77,6 +83,9 @@ class Config:
     DZDO_USER: str | None
     DEFAULT_TEMP_DIR: str
     DIFF: bool
+    FACT_BATCH: bool
+    FACT_PREFETCH: bool | None
+    FACT_QUERY_CACHE_DIR: str | None
     REQUIRE_PYINFRA_VERSION: str | None
     REQUIRE_PACKAGES: Any
     ENV: dict[str, str] | None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
 from pyinfra.api.exceptions import DeployError, PyinfraError
+from pyinfra.api.factbatch import prefetch, save_queries
 from pyinfra.api.operation import register_stop_frame
 from pyinfra.api.parallel import pool_size
 from pyinfra.api.results import HostOperationFailed
@@ -185,6 +186,9 @@ def run_deploys(
             host.fact_cache.drop_predictions()
         else:
             host.invalidate_facts()
+    remember = bool(getattr(state.config, "FACT_PREFETCH", False))
+    if remember:
+        prefetch(state, host_list)
     run = Scheduler(
         host_list, mode=mode, parallel=pool_size(state, max(1, len(host_list))), diff=diff
     )
@@ -229,4 +233,6 @@ def run_deploys(
         raise
     for op_hash in state.finish_started_operations():
         state.trigger_callbacks("operation_end", op_hash)
+    if remember:
+        save_queries(state, host_list)
     return {host.name: results[host.name] for host in host_list if host.name in results}

@@ -14,13 +14,10 @@ argument set; the value is cached until something invalidates it:
 
 from __future__ import annotations
 
-import inspect
 import logging
-import os
 import posixpath
 import re
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,15 +29,25 @@ from pyinfra.api.arguments import (
     SECRET_ARGUMENT_KEYS,
     SHELL_ARGUMENT_KEYS,
 )
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import (
     FactError,
     FactPreconditionError,
-    FactProcessError,
-    MissingCommandError,
     PyinfraError,
 )
-from pyinfra.api.factcache import FactEntry, FactKey
+from pyinfra.api.factbatch import batchable, read_batch
+from pyinfra.api.factcache import FactEntry
+from pyinfra.api.factrun import (
+    cache_key,
+    count_fetch,
+    describe_fact,
+    fact_command,
+    fact_fetch_counts,
+    freeze,
+    make_query,
+    normalize_fact_arguments,
+    parse_fact_output,
+)
 from pyinfra.api.parallel import run_on_hosts
 
 if TYPE_CHECKING:
@@ -154,55 +161,6 @@ def inherited_arguments() -> dict[str, Any]:
     return dict(getattr(_op_args, "value", None) or {})
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(_freeze(v) for v in value)
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
-_signatures: dict[type[Any], inspect.Signature] = {}
-
-
-def normalize_fact_arguments(fact_cls: type[Any], args: Any, kwargs: Any) -> dict[str, Any]:
-    """``args``/``kwargs`` bound to the fact's ``command`` signature, defaults applied.
-
-    ``File("/x")`` and ``File(path="/x")`` give the same result (and cache entry).
-    """
-    signature = _signatures.get(fact_cls)
-    if signature is None:
-        signature = inspect.signature(fact_cls.command)
-        _signatures[fact_cls] = signature
-    try:
-        bound = signature.bind(None, *args, **kwargs)
-    except TypeError as exc:
-        raise FactError(f"fact {fact_cls.name()}: {exc}") from exc
-    bound.apply_defaults()
-    params = list(signature.parameters.values())
-    out: dict[str, Any] = {}
-    for index, (name, value) in enumerate(bound.arguments.items()):
-        if index == 0:
-            continue  # self
-        kind = params[index].kind if index < len(params) else None
-        if kind is inspect.Parameter.VAR_KEYWORD:
-            out.update(value)
-        elif kind is inspect.Parameter.VAR_POSITIONAL:
-            out[name] = tuple(value)
-        else:
-            out[name] = os.fspath(value) if isinstance(value, os.PathLike) else value
-    return out
-
-
-def _cache_key(fact_cls: type[Any], kwargs: dict[str, Any], connector: dict[str, Any]) -> FactKey:
-    conn = {k: v for k, v in connector.items() if k not in _NOT_IN_KEY}
-    return (fact_cls, _freeze(kwargs), _freeze(conn))
-
-
 def _connector_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     explicit = {k: kwargs.pop(k) for k in list(kwargs) if k in _FACT_ARGUMENT_KEYS}
     inherited: dict[str, Any] = dict(getattr(_op_args, "value", None) or {})
@@ -211,7 +169,8 @@ def _connector_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run (or read from the per-host cache) one fact."""
+    """Run (or read from the per-host cache) one fact; a miss also re-reads, in the same
+    command, the host's other wanted facts that the cache lacks (see factbatch)."""
     if isinstance(fact_cls, type) and issubclass(fact_cls, ShortFactBase):
         short = fact_cls()
         return short.process_data(get_host_fact(host, fact_cls.fact, *args, **kwargs))
@@ -221,48 +180,35 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     connector_kwargs = _connector_kwargs(kwargs)
     ignore_errors = bool(connector_kwargs.pop("_ignore_errors", False))
     fact_kwargs = normalize_fact_arguments(fact_cls, args, kwargs)
-    key = _cache_key(fact_cls, fact_kwargs, connector_kwargs)
-    entry = host.fact_cache.get(key)
+    query = make_query(fact_cls, fact_kwargs, connector_kwargs)
+    entry = host.fact_cache.get(query.key)
     if entry is not None:
         return entry.value
 
+    if batchable(fact_cls, connector_kwargs) and _batching(host):
+        host.fact_queries.add(query)
+        batch = host.fact_queries.missing(host, query)
+        if len(batch) > 1:
+            values = read_batch(host, batch)
+            for item in batch:
+                if item.key in values:
+                    host.fact_cache.put(item.key, values[item.key], item.fact_kwargs)
+            if query.key in values:
+                return values[query.key]
     value = _fetch(host, fact_cls, fact_kwargs, connector_kwargs, ignore_errors)
-    host.fact_cache.put(key, value, fact_kwargs)
+    host.fact_cache.put(query.key, value, fact_kwargs)
     return value
 
 
-# Printed instead of the fact's output when its ``requires_command`` is missing.
-MISSING_COMMAND_MARKER = "__pyinfra_missing_command_9f1c2e__"
+def _batching(host: Host) -> bool:
+    state = host.state
+    return state is None or bool(getattr(state.config, "FACT_BATCH", True))
+
+
 # sudo/su saying the user to switch to does not exist (yet): the fact's default, no error.
 _NO_SUCH_USER = re.compile(
     r"^(sudo: unknown user|su: user \S+ does not exist|No passwd entry for user)"
 )
-
-
-def required_command(fact: FactBase[Any], fact_kwargs: dict[str, Any]) -> str | None:
-    """The program a fact needs: ``requires_command`` as a string, or a method taking
-    the fact's arguments (pyinfra 3.x's form)."""
-    required = getattr(fact, "requires_command", None)
-    if callable(required):
-        required = required(**fact_kwargs)
-    return str(required) if required else None
-
-
-def fact_command(fact: FactBase[Any], fact_kwargs: dict[str, Any]) -> StringCommand:
-    """The fact's command, guarded by its required program in the same round trip."""
-    command = fact.command(**fact_kwargs)
-    if not isinstance(command, StringCommand):
-        command = StringCommand(command)
-    required = required_command(fact, fact_kwargs)
-    if not required:
-        return command
-    # The command's own arguments (``_stdin`` with a secret...) stay with it.
-    return StringCommand(
-        "if", "command", "-v", QuoteString(required), ">/dev/null", "2>&1;",
-        "then", "(", command, ");",
-        "else", "echo", MISSING_COMMAND_MARKER, ";", "fi",
-        **command.connector_arguments,
-    )  # fmt: skip
 
 
 def _fetch(
@@ -275,7 +221,7 @@ def _fetch(
     fact = fact_cls()
     state = host.state
     print_input = bool(state is not None and state.print_input)
-    _count_fetch(host, fact_cls)
+    count_fetch(host, fact_cls)
     check = getattr(fact, "check_preconditions", None)
     if callable(check):
         reason = check(state, host)
@@ -295,56 +241,10 @@ def _fetch(
         switching = connector_kwargs.get("_sudo_user") or connector_kwargs.get("_su_user")
         if ignore_errors or (switching and stderr and _NO_SUCH_USER.match(stderr[0])):
             return fact.default()
-        raise FactError(f"fact {_describe(fact_cls, fact_kwargs)} failed: {output.failure_line()}")
-    lines = output.stdout_lines
-    if lines == [MISSING_COMMAND_MARKER]:
-        logger.debug(
-            "fact %s on %s: %s",
-            fact_cls.name(),
-            host.name,
-            MissingCommandError(required_command(fact, fact_kwargs) or "?"),
+        raise FactError(
+            f"fact {describe_fact(fact_cls, fact_kwargs)} failed: {output.failure_line()}"
         )
-        return fact.default()
-    if not lines:
-        return fact.default()
-    try:
-        return fact.process(lines)
-    except FactError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - parsing errors become FactProcessError
-        raise FactProcessError(
-            f"could not parse fact {_describe(fact_cls, fact_kwargs)}: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-_SECRET_ARGUMENT = re.compile(r"password|secret|token", re.IGNORECASE)
-
-
-def _describe(fact_cls: type[Any], kwargs: dict[str, Any]) -> str:
-    """``module.Fact(key=value, ...)`` for messages; secret arguments shown as ``***``."""
-    args = ", ".join(
-        f"{k}={'***' if _SECRET_ARGUMENT.search(k) else repr(v)}"
-        for k, v in kwargs.items()
-        if v is not None
-    )
-    return f"{fact_cls.name()}({args})"
-
-
-# Statistics: how many times each fact class ran on each host (for -vv and tests).
-_stats_lock = threading.Lock()
-_fetch_counts: weakref.WeakKeyDictionary[Host, dict[str, int]] = weakref.WeakKeyDictionary()
-
-
-def _count_fetch(host: Host, fact_cls: type[Any]) -> None:
-    with _stats_lock:
-        counts = _fetch_counts.setdefault(host, {})
-        counts[fact_cls.name()] = counts.get(fact_cls.name(), 0) + 1
-
-
-def fact_fetch_counts(host: Host) -> dict[str, int]:
-    """How many times each fact class was fetched (not read from cache) on ``host``."""
-    with _stats_lock:
-        return dict(_fetch_counts.get(host, {}))
+    return parse_fact_output(host, fact, fact_kwargs, output.stdout_lines)
 
 
 # Invalidation -------------------------------------------------------------------
@@ -401,10 +301,10 @@ def set_fact(
     connector_kwargs = _connector_kwargs(kwargs)
     connector_kwargs.pop("_ignore_errors", None)
     fact_kwargs = normalize_fact_arguments(fact_cls, (), kwargs)
-    frozen = _freeze(fact_kwargs)
+    frozen = freeze(fact_kwargs)
     host.fact_cache.replace(
         lambda key: key[0] is fact_cls and key[1] == frozen,
-        _cache_key(fact_cls, fact_kwargs, connector_kwargs),
+        cache_key(fact_cls, fact_kwargs, connector_kwargs),
         FactEntry(value, fact_kwargs, predicted),
     )
 

@@ -15,6 +15,7 @@ from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, ResolvedArguments
 from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import ConnectError, PyinfraError
+from pyinfra.api.factbatch import WantedQueries
 from pyinfra.api.factcache import FactCache
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class Host:
         self._connector: BaseConnector | None = None
         self._lock = threading.RLock()
         self.fact_cache = FactCache()
+        self.fact_queries = WantedQueries()
         self.loop_position: list[int] = []
         self.op_hash_order: list[str] = []
         self.current_op_hash: str | None = None

@@ -1,0 +1,294 @@
+"""Reading many facts in one round trip.
+
+Over a real network a fact read costs a round trip, and operations read facts one at a
+time. Two things here remove most of those round trips, without ever keeping a value
+longer than the fact cache of the run does:
+
+* **Batched re-reads.** Each host remembers the fact queries it made (its *wanted*
+  queries). When a fact is missing from the cache, every wanted query that is missing
+  too (dropped by an operation that changed something, or not read yet) is read with
+  it, in one shell command: the values are current, since they are read now.
+* **Prefetch.** The queries a deploy made last time on a host (only the queries, never
+  the values) are kept in a small file per inventory; right after connecting, they
+  become the host's wanted queries and are read in one round trip.
+
+A batched query that fails (non-zero exit, unparsable output) is simply not cached: the
+operation that needs it reads it again on its own and reports the error as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import FactError
+from pyinfra.api.factrun import (
+    FactQuery,
+    count_fetch,
+    fact_command,
+    make_query,
+    parse_fact_output,
+)
+from pyinfra.api.parallel import run_on_hosts
+
+if TYPE_CHECKING:
+    from pyinfra.api.factcache import FactKey
+    from pyinfra.api.host import Host
+    from pyinfra.api.state import State
+
+logger = logging.getLogger("pyinfra")
+
+MAX_BATCH = 64
+_FORMAT = "pyinfra-fact-queries"
+_VERSION = 1
+
+
+def group_of(query: FactQuery) -> str:
+    """Queries of one group run in one command (same privileges, same shell)."""
+    return json.dumps(
+        {k: v for k, v in query.connector_kwargs.items() if not k.endswith("_password")},
+        sort_keys=True,
+        default=str,
+    )
+
+
+def batchable(fact_cls: type[Any], connector_kwargs: dict[str, Any]) -> bool:
+    """Facts that need their own command: a shell of their own, preconditions to check
+    first, secrets or input, a timeout of their own."""
+    if getattr(fact_cls, "shell_executable", None) or "check_preconditions" in vars(fact_cls):
+        return False
+    return not any(k in connector_kwargs for k in ("_stdin", "_timeout", "_get_pty"))
+
+
+class WantedQueries:
+    """The fact queries a host made in this run (and those prefetched), in order."""
+
+    def __init__(self) -> None:
+        self._queries: dict[FactKey, FactQuery] = {}
+        self._lock = threading.Lock()
+
+    def add(self, query: FactQuery) -> None:
+        with self._lock:
+            self._queries.setdefault(query.key, query)
+
+    def missing(self, host: Host, like: FactQuery, limit: int = MAX_BATCH) -> list[FactQuery]:
+        """Wanted queries of ``like``'s group that the cache lacks (``like`` first)."""
+        with self._lock:
+            queries = list(self._queries.values())
+        out = [like]
+        for query in queries:
+            if len(out) >= limit:
+                break
+            if query.key == like.key or group_of(query) != group_of(like):
+                continue
+            if host.fact_cache.get(query.key) is None:
+                out.append(query)
+        return out
+
+    def all(self) -> list[FactQuery]:
+        with self._lock:
+            return list(self._queries.values())
+
+
+# One shell command for many facts -----------------------------------------------------
+
+
+def _script(queries: list[FactQuery], token: str) -> StringCommand:
+    bits: list[Any] = []
+    for index, query in enumerate(queries):
+        command = fact_command(query.fact_cls(), query.fact_kwargs)
+        bits += ["(", command, ")", "2>/dev/null", "</dev/null;"]
+        bits += ["printf", f"'\\n{token} {index} %d\\n'", '"$?";']
+    return StringCommand(*bits)
+
+
+def _split(lines: list[str], token: str, count: int) -> dict[int, tuple[int, list[str]]]:
+    """``{index: (exit status, output lines)}`` from the batch's stdout."""
+    marker = re.compile(rf"^{re.escape(token)} (\d+) (\d+)$")
+    results: dict[int, tuple[int, list[str]]] = {}
+    current: list[str] = []
+    for line in lines:
+        found = marker.match(line)
+        if found is None:
+            current.append(line)
+            continue
+        if current and current[-1] == "":
+            current.pop()  # the newline the marker's printf added
+        index, status = int(found.group(1)), int(found.group(2))
+        if index < count:
+            results[index] = (status, current)
+        current = []
+    return results
+
+
+def read_batch(host: Host, queries: list[FactQuery]) -> dict[FactKey, Any]:
+    """Read ``queries`` (one group) in one command; the values of those that worked."""
+    token = f"__pyinfra_fact_{secrets.token_hex(8)}__"
+    state = host.state
+    print_input = bool(state is not None and state.print_input)
+    ok, output = host.run_shell_command(
+        _script(queries, token), print_input=print_input, **queries[0].connector_kwargs
+    )
+    values: dict[FactKey, Any] = {}
+    if not ok and not output.stdout_lines:
+        return values
+    for index, (status, lines) in _split(output.stdout_lines, token, len(queries)).items():
+        query = queries[index]
+        if status != 0:
+            continue
+        count_fetch(host, query.fact_cls)
+        try:
+            values[query.key] = parse_fact_output(
+                host, query.fact_cls(), query.fact_kwargs, lines
+            )
+        except FactError:
+            continue
+    return values
+
+
+# Queries remembered per inventory -------------------------------------------------------
+
+
+def _cache_dir(state: State) -> str:
+    configured = getattr(state.config, "FACT_QUERY_CACHE_DIR", None)
+    if configured:
+        return str(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pyinfra", "fact-queries")
+
+
+def cache_path(state: State) -> str:
+    names = sorted(host.name for host in state.inventory) if state.inventory is not None else []
+    digest = hashlib.sha1("\0".join(names).encode()).hexdigest()
+    return os.path.join(_cache_dir(state), f"{digest}.json")
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        return bool(json.loads(json.dumps(value)) == value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _fact_class(path: str) -> type[Any] | None:
+    """The fact class ``module:Class`` names, if that module is a pyinfra fact module or
+    is already imported (a cache file never makes us import anything else)."""
+    module_name, _, class_name = path.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None and module_name.startswith("pyinfra.facts."):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+    cls = getattr(module, class_name, None) if module is not None else None
+    is_fact = isinstance(cls, type) and all(
+        callable(getattr(cls, name, None)) for name in ("command", "process", "default")
+    )
+    return cls if is_fact else None
+
+
+def load_queries(state: State) -> dict[str, list[FactQuery]]:
+    """The queries saved for this inventory, per host name (``{}``: none, or unusable)."""
+    path = cache_path(state)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring the fact query cache %s: %s", path, exc)
+        return {}
+    if not isinstance(document, dict) or document.get("format") != _FORMAT:
+        logger.warning("ignoring the fact query cache %s: not a pyinfra fact query file", path)
+        return {}
+    out: dict[str, list[FactQuery]] = {}
+    hosts = document.get("hosts")
+    for name, entries in (hosts.items() if isinstance(hosts, dict) else []):
+        queries: list[FactQuery] = []
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            cls = _fact_class(str(entry.get("fact", "")))
+            kwargs, connector = entry.get("args"), entry.get("connector")
+            if cls is None or not isinstance(kwargs, dict) or not isinstance(connector, dict):
+                continue
+            try:
+                queries.append(make_query(cls, kwargs, connector))
+            except (TypeError, ValueError):
+                continue
+        out[str(name)] = queries
+    return out
+
+
+def save_queries(state: State, hosts: Iterable[Host]) -> None:
+    """Remember which facts each host read (merged with what the file had)."""
+    path = cache_path(state)
+    stored: dict[str, Any] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            previous = json.load(handle)
+        if isinstance(previous, dict) and previous.get("format") == _FORMAT:
+            if isinstance(previous.get("hosts"), dict):
+                stored.update(previous["hosts"])
+    except (OSError, ValueError):
+        pass  # no previous file, or an unusable one: written anew below
+    for host in hosts:
+        entries = []
+        for query in host.fact_queries.all():
+            if not (_jsonable(query.fact_kwargs) and _jsonable(query.connector_kwargs)):
+                continue
+            entries.append(
+                {
+                    "fact": f"{query.fact_cls.__module__}:{query.fact_cls.__qualname__}",
+                    "args": query.fact_kwargs,
+                    "connector": {
+                        k: v for k, v in query.connector_kwargs.items() if "password" not in k
+                    },
+                }
+            )
+        stored[host.name] = entries[: MAX_BATCH * 4]
+    document = {"format": _FORMAT, "version": _VERSION, "hosts": stored}
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        descriptor, temp = tempfile.mkstemp(dir=directory, prefix=".queries-")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(document, out)
+        os.replace(temp, path)
+    except OSError as exc:
+        logger.warning("could not save the fact query cache %s: %s", path, exc)
+
+
+def prefetch(state: State, hosts: list[Host]) -> None:
+    """Read, on every host in parallel, the facts the saved queries name (one command
+    per host and privilege group)."""
+    saved = load_queries(state)
+
+    def fetch(host: Host) -> None:
+        for query in saved.get(host.name, []):
+            host.fact_queries.add(query)
+        groups: dict[str, list[FactQuery]] = {}
+        for query in host.fact_queries.all():
+            if host.fact_cache.get(query.key) is None:
+                groups.setdefault(group_of(query), []).append(query)
+        for queries in groups.values():
+            for start in range(0, len(queries), MAX_BATCH):
+                chunk = queries[start : start + MAX_BATCH]
+                for key, value in read_batch(host, chunk).items():
+                    query = next(q for q in chunk if q.key == key)
+                    host.fact_cache.put(key, value, query.fact_kwargs)
+
+    for host, result in run_on_hosts(state, hosts, fetch).items():
+        if isinstance(result, BaseException):
+            logger.debug("prefetching facts on %s failed: %s", host.name, result)
