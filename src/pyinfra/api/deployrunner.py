@@ -182,6 +182,7 @@ def run_deploys(
     apply reads again only what its operations change."""
     host_list = list(hosts)
     for host in host_list:
+        host.fact_queries.restart()
         if reuse_facts:
             host.fact_cache.drop_predictions()
         else:

@@ -72,33 +72,54 @@ def batchable(fact_cls: type[Any], connector_kwargs: dict[str, Any]) -> bool:
 
 
 class WantedQueries:
-    """The fact queries a host made in this run (and those prefetched), in order."""
+    """The order in which a host reads its facts: last run's (when remembered) followed
+    by this run's new ones, with a cursor at the furthest point this run has reached.
+
+    A miss reads ahead: the queries beyond the cursor that the cache lacks (the facts
+    the deploy read next last time) come in the same command. Queries this run has
+    already passed are read again only when asked for (an operation dropped them because
+    it changed what they describe; later operations may not need them again).
+    """
 
     def __init__(self) -> None:
-        self._queries: dict[FactKey, FactQuery] = {}
+        self._sequence: list[FactQuery] = []
+        self._position: dict[FactKey, int] = {}
+        self._cursor = -1
         self._lock = threading.Lock()
+        self.remembered = False
 
-    def add(self, query: FactQuery) -> None:
+    def add(self, query: FactQuery) -> int:
         with self._lock:
-            self._queries.setdefault(query.key, query)
+            position = self._position.get(query.key)
+            if position is None:
+                position = self._position[query.key] = len(self._sequence)
+                self._sequence.append(query)
+            return position
 
-    def missing(self, host: Host, like: FactQuery, limit: int = MAX_BATCH) -> list[FactQuery]:
-        """Wanted queries of ``like``'s group that the cache lacks (``like`` first)."""
+    def restart(self) -> None:
+        """A new run: everything is ahead again."""
         with self._lock:
-            queries = list(self._queries.values())
+            self._cursor = -1
+
+    def ahead(self, host: Host, like: FactQuery, limit: int = MAX_BATCH) -> list[FactQuery]:
+        """``like``, then the queries beyond the cursor that the cache lacks (same group);
+        the cursor moves to ``like``."""
+        position = self.add(like)
+        with self._lock:
+            following = self._sequence[max(position, self._cursor) + 1 :]
+            self._cursor = max(self._cursor, position)
+        group = group_of(like)
         out = [like]
-        for query in queries:
+        for query in following:
             if len(out) >= limit:
                 break
-            if query.key == like.key or group_of(query) != group_of(like):
-                continue
-            if host.fact_cache.get(query.key) is None:
+            if group_of(query) == group and host.fact_cache.get(query.key) is None:
                 out.append(query)
         return out
 
     def all(self) -> list[FactQuery]:
         with self._lock:
-            return list(self._queries.values())
+            return list(self._sequence)
 
 
 # One shell command for many facts -----------------------------------------------------
@@ -270,24 +291,31 @@ def save_queries(state: State, hosts: Iterable[Host]) -> None:
         logger.warning("could not save the fact query cache %s: %s", path, exc)
 
 
-def prefetch(state: State, hosts: list[Host]) -> None:
-    """Read, on every host in parallel, the facts the saved queries name (one command
-    per host and privilege group)."""
+def remember(state: State, hosts: list[Host]) -> None:
+    """Give each host the order its facts were read in last time (queries, not values);
+    its first fact read then reads ahead along it."""
     saved = load_queries(state)
-
-    def fetch(host: Host) -> None:
+    for host in hosts:
+        host.fact_queries.remembered = True
         for query in saved.get(host.name, []):
             host.fact_queries.add(query)
-        groups: dict[str, list[FactQuery]] = {}
+
+
+def prefetch(state: State, hosts: list[Host]) -> None:
+    """Right after connecting: read, on every host in parallel, the facts it read last
+    time (one command per host and privilege group)."""
+    remember(state, hosts)
+
+    def fetch(host: Host) -> None:
+        groups: dict[str, FactQuery] = {}
         for query in host.fact_queries.all():
             if host.fact_cache.get(query.key) is None:
-                groups.setdefault(group_of(query), []).append(query)
-        for queries in groups.values():
-            for start in range(0, len(queries), MAX_BATCH):
-                chunk = queries[start : start + MAX_BATCH]
-                for key, value in read_batch(host, chunk).items():
-                    query = next(q for q in chunk if q.key == key)
-                    host.fact_cache.put(key, value, query.fact_kwargs)
+                groups.setdefault(group_of(query), query)
+        for first in groups.values():
+            batch = host.fact_queries.ahead(host, first)
+            for key, value in read_batch(host, batch).items():
+                query = next(q for q in batch if q.key == key)
+                host.fact_cache.put(key, value, query.fact_kwargs)
 
     for host, result in run_on_hosts(state, hosts, fetch).items():
         if isinstance(result, BaseException):

@@ -35,7 +35,7 @@ from pyinfra.api.exceptions import (
     FactPreconditionError,
     PyinfraError,
 )
-from pyinfra.api.factbatch import batchable, read_batch
+from pyinfra.api.factbatch import batchable, read_batch, remember
 from pyinfra.api.factcache import FactEntry
 from pyinfra.api.factrun import (
     cache_key,
@@ -186,8 +186,10 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
         return entry.value
 
     if batchable(fact_cls, connector_kwargs) and _batching(host):
-        host.fact_queries.add(query)
-        batch = host.fact_queries.missing(host, query)
+        state = host.state
+        if state is not None and state.config.FACT_PREFETCH and not host.fact_queries.remembered:
+            remember(state, [host])
+        batch = host.fact_queries.ahead(host, query)
         if len(batch) > 1:
             values = read_batch(host, batch)
             for item in batch:

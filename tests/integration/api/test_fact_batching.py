@@ -1,6 +1,7 @@
-"""Fact reads in one round trip: a miss re-reads every wanted fact the cache lacks in the
-same command; a deploy's fact queries (never values) are remembered per inventory and
-prefetched right after connecting. Against @local, counting the commands that run."""
+"""Fact reads in one round trip: a run's first miss reads ahead, in the same command,
+every fact the previous run read after it; a deploy's fact queries (never values) are
+remembered per inventory and prefetched right after connecting. Against @local,
+counting the commands that run."""
 
 from __future__ import annotations
 
@@ -67,12 +68,13 @@ OUTPUTS = {
 }
 
 
-def test_a_miss_rereads_every_wanted_fact_in_one_command(host: Host, tmp_path: Path) -> None:
+def test_a_new_run_reads_ahead_in_one_command(host: Host, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     first = {name: host.get_fact(Command, command) for name, command in OUTPUTS.items()}
     assert host.get_fact(File, str(tmp_path / "f")) is not None
     assert host.get_fact(Directory, str(tmp_path)) is not None
     host.invalidate_facts()
+    host.fact_queries.restart()  # what a new run does
     commands = Commands(host)
     again = {name: host.get_fact(Command, command) for name, command in OUTPUTS.items()}
     assert host.get_fact(File, str(tmp_path / "f")) is not None
@@ -86,6 +88,7 @@ def test_a_failing_query_in_a_batch_is_read_again_and_reported(host: Host) -> No
     with pytest.raises(FactError, match="exit status 3"):
         host.get_fact(Broken)
     host.invalidate_facts()
+    host.fact_queries.restart()
     commands = Commands(host)
     assert host.get_fact(Hostname) == os.uname().nodename  # batch: Hostname + Broken
     with pytest.raises(FactError, match="exit status 3"):
@@ -158,3 +161,15 @@ def test_cli_second_run_reads_its_facts_in_one_command(tmp_path: Path) -> None:
     fact_commands = [line for line in result.stdout.splitlines() if "stat" in line]
     assert len(fact_commands) == 1, result.stdout
     assert all(f"/d{i}" in fact_commands[0] for i in range(5))
+
+
+def test_facts_already_passed_are_read_again_alone(host: Host, tmp_path: Path) -> None:
+    """In one run, a fact read again after an operation dropped it comes alone: the
+    facts between it and the furthest point reached are not read again for nothing."""
+    host.get_fact(Hostname)
+    host.get_fact(File, str(tmp_path / "a"))
+    host.get_fact(File, str(tmp_path / "b"))
+    host.invalidate_facts()
+    commands = Commands(host)
+    host.get_fact(Hostname)
+    assert len(commands.seen) == 1 and "/a" not in commands.seen[0]
