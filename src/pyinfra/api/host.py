@@ -15,7 +15,7 @@ from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, ResolvedArguments
 from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import ConnectError, PyinfraError
-from pyinfra.api.factbatch import WantedQueries
+from pyinfra.api.factbatch import WantedQueries, save_queries
 from pyinfra.api.factcache import FactCache
 
 if TYPE_CHECKING:
@@ -354,7 +354,11 @@ class Host:
         return False
 
     def disconnect(self) -> None:
-        """Disconnect (safe to call when not connected, or twice)."""
+        """Disconnect (safe to call when not connected, or twice). With
+        ``FACT_PREFETCH``, the facts this host read are remembered for the next run."""
+        state = self.state
+        if state is not None and state.config.FACT_PREFETCH and self.fact_queries.all():
+            save_queries(state, [self])
         with self._lock:
             connector = self._connector
             if connector is not None:

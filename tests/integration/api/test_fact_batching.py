@@ -173,3 +173,24 @@ def test_facts_already_passed_are_read_again_alone(host: Host, tmp_path: Path) -
     commands = Commands(host)
     host.get_fact(Hostname)
     assert len(commands.seen) == 1 and "/a" not in commands.seen[0]
+
+
+def test_api_with_fact_prefetch_reads_twenty_facts_in_one_command(tmp_path: Path) -> None:
+    """A script that sets FACT_PREFETCH: its next session reads the facts it read last
+    time in one command (the remembered queries are saved when the host disconnects)."""
+    paths = [str(tmp_path / f"f{i}") for i in range(20)]
+
+    def session() -> list[str]:
+        inventory = Inventory((["@local"], {}))
+        config = Config(FACT_PREFETCH=True, FACT_QUERY_CACHE_DIR=str(tmp_path / "q"))
+        State(inventory, config)
+        local = inventory.get_host("@local")
+        local.connect(raise_exceptions=True)
+        commands = Commands(local)
+        for path in paths:
+            assert local.get_fact(File, path) is None
+        local.disconnect()
+        return commands.seen
+
+    assert len(session()) == 20
+    assert len(session()) == 1
