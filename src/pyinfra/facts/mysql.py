@@ -25,10 +25,14 @@ from pyinfra.facts.dbclient import (
 
 class MysqlFactBase(FactBase[Any]):
     """Base of the MySQL facts: ``mysql_query`` run in batch mode (tab-separated rows
-    under a header line) with the connection arguments."""
+    under a header line) with the connection arguments; ``{}`` by default."""
 
     abstract = True
     mysql_query: str = ""
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {}
 
     def requires_command(self, *args: Any, **kwargs: Any) -> str:
         return "mysql"
@@ -51,10 +55,6 @@ class MysqlDatabases(MysqlFactBase):
     """
 
     mysql_query = "SELECT * FROM information_schema.SCHEMATA"
-
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
 
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         databases: dict[str, dict[str, Any]] = {}
@@ -80,10 +80,6 @@ class MysqlUsers(MysqlFactBase):
     """
 
     mysql_query = "SELECT * FROM mysql.user"
-
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
 
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         users: dict[str, dict[str, Any]] = {}
@@ -126,10 +122,6 @@ class MysqlUserGrants(MysqlFactBase):
 
         {"`app`.*": {"SELECT", "INSERT", "GRANT OPTION"}, "*.*": {"USAGE"}}
     """
-
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
 
     def command(  # type: ignore[override]
         self,
