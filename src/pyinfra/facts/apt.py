@@ -12,6 +12,7 @@ from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import FactError
 from pyinfra.api.facts import FactBase
 from pyinfra.facts._packages import PackagesFact
+from pyinfra.facts.parsing import first_line
 
 OptionValue = str | list[str]
 
@@ -362,7 +363,7 @@ class AptUpdateAge(FactBase["int | None"]):
         )
 
     def process(self, output: list[str]) -> int | None:
-        text = output[0].strip() if output else ""
+        text = first_line(output)
         return int(text) if text.lstrip("-").isdigit() else None
 
 

@@ -308,14 +308,6 @@ def failure_lines(lines: list[str]) -> tuple[list[str], list[str]] | None:
     return None
 
 
-def int_or_same(value: Any) -> Any:
-    """``int(value)`` when it is one, else ``value`` unchanged."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
-
-
 def pg_password_matches(stored: str | None, role: str, password: str) -> bool | None:
     """Whether PostgreSQL's stored hash ``stored`` (``pg_authid.rolpassword``) is the
     hash of ``password``: True/False, or None when that cannot be told here (a

@@ -16,11 +16,11 @@ from pyinfra.api.facts import FactBase
 from pyinfra.facts.dbclient import (
     MysqlConnection,
     failure_lines,
-    int_or_same,
     mysql_account,
     mysql_command,
     parse_rows,
 )
+from pyinfra.facts.parsing import try_int
 
 
 class MysqlFactBase(FactBase[Any]):
@@ -95,7 +95,7 @@ class MysqlUsers(MysqlFactBase):
                         privileges.append(key[: -len("_priv")])
                     continue
                 if key.startswith("max_"):
-                    details[key] = int_or_same(value)
+                    details[key] = try_int(value)
                 elif key in ("password_expired", "is_role"):
                     details[key] = value == "Y"
                 else:

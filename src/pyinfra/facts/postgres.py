@@ -18,11 +18,11 @@ from pyinfra.facts.dbclient import (
     PSQL_FIELD_SEPARATOR,
     PsqlConnection,
     failure_lines,
-    int_or_same,
     parse_rows,
     pg_string,
     psql_query,
 )
+from pyinfra.facts.parsing import try_int
 
 
 class PostgresFactBase(FactBase[Any]):
@@ -64,7 +64,7 @@ def _rows_by_name(
         details: dict[str, Any] = {}
         for key, value in row.items():
             if numbers(key):
-                details[key] = int_or_same(value)
+                details[key] = try_int(value)
             elif key in flags:
                 details[key] = value == "t"
             else:
@@ -158,7 +158,7 @@ class _Tablespaces(PostgresFactBase):
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return {
-            str(row["spcname"]): int_or_same(row["oid"])
+            str(row["spcname"]): try_int(row["oid"])
             for row in parse_rows(output, PSQL_FIELD_SEPARATOR)
             if row.get("spcname") is not None
         }
