@@ -10,6 +10,10 @@ The flow of ``<manager>.packages`` (see :func:`ensure_packages`):
    packages the change installs/upgrades/removes, or the manager's own error;
 4. yield the changing command, then ``FactChange(known=...)`` with the new package list
    so the next package operation reads nothing.
+
+The other operations of a manager use :func:`run_command` (an index update, a clean)
+and :func:`upgrade_all` (upgrade everything, dry-run first); :func:`packages_command`,
+:func:`versioned_install` and :func:`each` build a manager's commands.
 """
 
 from __future__ import annotations
