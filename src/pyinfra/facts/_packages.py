@@ -38,6 +38,22 @@ def parse_name_version_lines(
 NAME_SPACE_VERSION = re.compile(r"^(?P<name>\S+)\s+(?P<version>\S+)$")
 
 
+class PackagesFact(FactBase[PackageVersions]):
+    """Base of the installed-packages facts: ``{}`` where the manager is missing or
+    lists nothing; by default ``process`` reads the lines ``pattern`` matches (groups
+    ``name`` and ``version``, as :func:`parse_name_version_lines` does)."""
+
+    abstract = True
+    pattern: re.Pattern[str] = NAME_SPACE_VERSION
+
+    @staticmethod
+    def default() -> PackageVersions:
+        return {}
+
+    def process(self, output: list[str]) -> PackageVersions:
+        return parse_name_version_lines(output, self.pattern)
+
+
 def parse_ini_sections(lines: Iterable[str], filename_marker: str) -> list[dict[str, str]]:
     """Sections of yum/dnf/zypper ``.repo`` files as dicts with ``repoid`` and ``filename``.
 

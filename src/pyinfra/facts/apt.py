@@ -11,7 +11,8 @@ from typing import Any, TypedDict
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import FactError
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact
+from pyinfra.facts.parsing import first_line
 
 OptionValue = str | list[str]
 
@@ -293,25 +294,14 @@ class AptKeys(FactBase["dict[str, dict[str, Any]] | None"]):
 _APT_LIST_LINE = re.compile(r"^(?P<name>[^/\s]+)/\S*\s+(?P<version>\S+)\s+\S+\s+\[installed")
 
 
-class AptPackages(FactBase[PackageVersions]):
+class AptPackages(PackagesFact):
     """Installed packages as apt lists them: ``{"name": {"version"}}``."""
 
     requires_command = "apt"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
+    pattern = _APT_LIST_LINE
 
     def command(self) -> str:
         return "apt list --installed 2>/dev/null"
-
-    def process(self, output: list[str]) -> PackageVersions:
-        packages: PackageVersions = {}
-        for line in output:
-            match = _APT_LIST_LINE.match(line.strip())
-            if match:
-                add_version(packages, match.group("name"), match.group("version"))
-        return packages
 
 
 class AptSimulationDict(TypedDict):
@@ -373,7 +363,7 @@ class AptUpdateAge(FactBase["int | None"]):
         )
 
     def process(self, output: list[str]) -> int | None:
-        text = output[0].strip() if output else ""
+        text = first_line(output)
         return int(text) if text.lstrip("-").isdigit() else None
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact, PackageVersions, add_version
 
 
 def _first_versions(output: list[str]) -> PackageVersions:
@@ -37,14 +37,10 @@ class BrewVersion(FactBase["list[int]"]):
         return [int(g) for g in match.groups()] if match else self.default()
 
 
-class BrewPackages(FactBase[PackageVersions]):
+class BrewPackages(PackagesFact):
     """Installed formulae: ``{"name": {"version"}}`` (the current version)."""
 
     requires_command = "brew"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
 
     def command(self) -> str:
         return "brew list --versions"

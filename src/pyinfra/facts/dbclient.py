@@ -93,12 +93,7 @@ def mysql_command(
     client: list[Any] = [executable]
     if conn.password:
         client.append("--defaults-extra-file=/dev/fd/3")
-    if conn.user:
-        client.append(QuoteString(f"--user={conn.user}"))
-    if conn.host:
-        client.append(QuoteString(f"--host={conn.host}"))
-    if conn.port:
-        client.append(QuoteString(f"--port={int(conn.port)}"))
+    client += _options(user=conn.user, host=conn.host, port=conn.port)
     client.extend(args)
 
     stdin_lines: list[str] = []
@@ -119,8 +114,23 @@ def mysql_command(
     command = _wrap(inner, bool(conn.password), output_file)
     if report_failure:
         command = StringCommand("{", command, ";", "}", "2>&1", "||", "echo", FAILED_MARKER, '"$?"')
-    if stdin_lines:
-        command.connector_arguments["_stdin"] = MaskString("\n".join(stdin_lines) + "\n")
+    return _with_stdin(command, stdin_lines)
+
+
+def _options(**values: str | int | None) -> list[QuoteString]:
+    """``--NAME=VALUE`` client options for the connection values that are set (a port
+    as a number)."""
+    return [
+        QuoteString(f"--{name}={int(value) if name == 'port' else value}")
+        for name, value in values.items()
+        if value
+    ]
+
+
+def _with_stdin(command: StringCommand, lines: list[str]) -> StringCommand:
+    """``command`` fed ``lines`` (secrets, SQL) on standard input, masked in logs."""
+    if lines:
+        command.connector_arguments["_stdin"] = MaskString("\n".join(lines) + "\n")
     return command
 
 
@@ -200,14 +210,7 @@ def psql_command(
     client: list[Any] = [executable]
     if executable == "psql":
         client += ["-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse"]
-    if conn.database:
-        client.append(QuoteString(f"--dbname={conn.database}"))
-    if conn.user:
-        client.append(QuoteString(f"--username={conn.user}"))
-    if conn.host:
-        client.append(QuoteString(f"--host={conn.host}"))
-    if conn.port:
-        client.append(QuoteString(f"--port={int(conn.port)}"))
+    client += _options(dbname=conn.database, username=conn.user, host=conn.host, port=conn.port)
     client.append("--no-password")
     client.extend(args)
     if input_file is not None:
@@ -231,9 +234,7 @@ def psql_command(
         command = _write_atomically(StringCommand(*inner), output_file)
     if report_failure:
         command = StringCommand(command, "2>&1", "||", "echo", FAILED_MARKER, '"$?"')
-    if stdin_lines:
-        command.connector_arguments["_stdin"] = MaskString("\n".join(stdin_lines) + "\n")
-    return command
+    return _with_stdin(command, stdin_lines)
 
 
 def psql_query(
@@ -305,14 +306,6 @@ def failure_lines(lines: list[str]) -> tuple[list[str], list[str]] | None:
             errors = [item for item in lines[:index] if item.strip()]
             return lines[:index], errors
     return None
-
-
-def int_or_same(value: Any) -> Any:
-    """``int(value)`` when it is one, else ``value`` unchanged."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
 
 
 def pg_password_matches(stored: str | None, role: str, password: str) -> bool | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact, PackageVersions, add_version
 
 # db:Status-Abbrev is three letters: wanted state, current state, error flag.
 DPKG_LIST_COMMAND = "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'"
@@ -36,7 +36,7 @@ class DebArch(FactBase["str | None"]):
         return output[0].strip() if output else None
 
 
-class DebPackages(FactBase[PackageVersions]):
+class DebPackages(PackagesFact):
     """Installed dpkg packages: ``{"name": {"version"}}``.
 
     Packages on hold count as installed; removed packages whose configuration files
@@ -44,10 +44,6 @@ class DebPackages(FactBase[PackageVersions]):
     """
 
     requires_command = "dpkg-query"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
 
     def command(self) -> str:
         return DPKG_LIST_COMMAND

@@ -14,10 +14,7 @@ from typing import Any
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase, ShortFactBase
-
-
-def _json(output: list[str]) -> Any:
-    return json.loads("\n".join(output))
+from pyinfra.facts.parsing import parse_json
 
 
 def _inspect_all(list_command: str, inspect_command: str) -> str:
@@ -42,7 +39,7 @@ class DockerFactBase(FactBase[Any]):
         return "docker"
 
     def process(self, output: list[str]) -> Any:
-        return _json(output)
+        return parse_json(output)
 
 
 class _DockerJsonLinesFactBase(DockerFactBase):
@@ -339,7 +336,7 @@ class DockerAuths(FactBase[list[str]]):
 
     def process(self, output: list[str]) -> list[str]:
         try:
-            data = _json(output)
+            data = parse_json(output)
         except json.JSONDecodeError:
             return []
         auths = data.get("auths") if isinstance(data, dict) else None

@@ -26,6 +26,7 @@ from pyinfra.facts.filecommands import (
     shell_path,
     stat_snippet,
 )
+from pyinfra.facts.parsing import first_line
 
 __all__ = [
     "Block",
@@ -440,7 +441,7 @@ class Flags(FactBase["list[str] | None"]):
         )  # fmt: skip
 
     def process(self, output: list[str]) -> list[str] | None:
-        text = output[0].strip() if output else ""
+        text = first_line(output)
         return [flag for flag in text.split(",") if flag and flag != "-"]
 
 

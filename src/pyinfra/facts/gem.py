@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import re
 
-from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact, PackageVersions, add_version
 
 # "rake (13.0.6)", "bundler (2.4.10, default: 2.3.5)"
 GEM_LINE = re.compile(r"^(?P<name>\S+)\s+\((?P<versions>[^)]*)\)$")
 
 
-class GemPackages(FactBase[PackageVersions]):
+class GemPackages(PackagesFact):
     """Installed gems: ``{"name": {"version", ...}}`` (every installed version)."""
 
     requires_command = "gem"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
 
     def command(self) -> str:
         return "gem list --local"

@@ -9,6 +9,7 @@ from typing import Any
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase
 from pyinfra.facts.filecommands import shell_path
+from pyinfra.facts.parsing import first_line
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -93,7 +94,7 @@ class GitLocalCommit(_GitFact):
         )  # fmt: skip
 
     def process(self, output: list[str]) -> str | None:
-        line = output[0].strip() if output else ""
+        line = first_line(output)
         return line if _SHA.fullmatch(line) else None
 
 

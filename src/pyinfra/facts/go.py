@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact, PackageVersions, add_version
 
 GO_BINARIES = (
     'BINDIR=$(go env GOBIN); [ -n "$BINDIR" ] || BINDIR="$(go env GOPATH)/bin"; '
@@ -12,15 +11,11 @@ GO_BINARIES = (
 )
 
 
-class GoPackages(FactBase[PackageVersions]):
+class GoPackages(PackagesFact):
     """Binaries ``go install`` put in ``GOBIN``/``GOPATH/bin``, keyed by package path:
     ``{"github.com/example/tool": {"v1.2.3"}}`` (development builds are left out)."""
 
     requires_command = "go"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
 
     def command(self) -> str:
         return GO_BINARIES

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pyinfra.api.facts import FactBase
+from pyinfra.facts.parsing import parse_json
 
 
 class LxdContainers(FactBase["list[dict[str, Any]]"]):
@@ -22,5 +22,5 @@ class LxdContainers(FactBase["list[dict[str, Any]]"]):
         return "lxc list --format json --fast"
 
     def process(self, output: list[str]) -> list[dict[str, Any]]:
-        containers: list[dict[str, Any]] = json.loads("\n".join(output))
+        containers: list[dict[str, Any]] = parse_json(output)
         return containers

@@ -16,19 +16,23 @@ from pyinfra.api.facts import FactBase
 from pyinfra.facts.dbclient import (
     MysqlConnection,
     failure_lines,
-    int_or_same,
     mysql_account,
     mysql_command,
     parse_rows,
 )
+from pyinfra.facts.parsing import try_int
 
 
 class MysqlFactBase(FactBase[Any]):
     """Base of the MySQL facts: ``mysql_query`` run in batch mode (tab-separated rows
-    under a header line) with the connection arguments."""
+    under a header line) with the connection arguments; ``{}`` by default."""
 
     abstract = True
     mysql_query: str = ""
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {}
 
     def requires_command(self, *args: Any, **kwargs: Any) -> str:
         return "mysql"
@@ -51,10 +55,6 @@ class MysqlDatabases(MysqlFactBase):
     """
 
     mysql_query = "SELECT * FROM information_schema.SCHEMATA"
-
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
 
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         databases: dict[str, dict[str, Any]] = {}
@@ -81,10 +81,6 @@ class MysqlUsers(MysqlFactBase):
 
     mysql_query = "SELECT * FROM mysql.user"
 
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
-
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         users: dict[str, dict[str, Any]] = {}
         for row in parse_rows(output, "\t"):
@@ -99,7 +95,7 @@ class MysqlUsers(MysqlFactBase):
                         privileges.append(key[: -len("_priv")])
                     continue
                 if key.startswith("max_"):
-                    details[key] = int_or_same(value)
+                    details[key] = try_int(value)
                 elif key in ("password_expired", "is_role"):
                     details[key] = value == "Y"
                 else:
@@ -126,10 +122,6 @@ class MysqlUserGrants(MysqlFactBase):
 
         {"`app`.*": {"SELECT", "INSERT", "GRANT OPTION"}, "*.*": {"USAGE"}}
     """
-
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
 
     def command(  # type: ignore[override]
         self,

@@ -5,22 +5,18 @@ from __future__ import annotations
 import re
 
 from pyinfra.api.command import QuoteString, StringCommand
-from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, parse_name_version_lines
+from pyinfra.facts._packages import PackagesFact, PackageVersions
 
 # "├── npm@10.2.4", "└── @scope/pkg@1.0.0" (npm list --depth=0)
 NPM_LINE = re.compile(r"^[├└│─┬\s`+|-]*(?P<name>@?[^@\s]+)@(?P<version>[^\s]+)")
 
 
-class NpmPackages(FactBase[PackageVersions]):
+class NpmPackages(PackagesFact):
     """npm packages: global ones, or those of the project in ``directory``:
     ``{"name": {"version"}}`` (scoped names like ``@scope/pkg`` included)."""
 
     requires_command = "npm"
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
+    pattern = NPM_LINE
 
     def command(self, directory: str | None = None) -> StringCommand:
         if directory:
@@ -32,4 +28,4 @@ class NpmPackages(FactBase[PackageVersions]):
         return StringCommand("npm", "list", "-g", "--depth=0", "||", "true")
 
     def process(self, output: list[str]) -> PackageVersions:
-        return parse_name_version_lines(output[1:] if output else [], NPM_LINE)
+        return super().process(output[1:] if output else [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import PackageVersions, add_version
+from pyinfra.facts._packages import PackagesFact, PackageVersions, add_version
 
 
 class OpkgConfInfo(NamedTuple):
@@ -97,12 +97,8 @@ class OpkgInstallableArchitectures(FactBase["dict[str, int]"]):
         }
 
 
-class OpkgPackages(FactBase[PackageVersions]):
+class OpkgPackages(PackagesFact):
     """Installed opkg packages: ``{"name": {"version"}}``."""
-
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
 
     def command(self) -> str:
         return "opkg list-installed"

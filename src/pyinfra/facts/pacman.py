@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import NAME_SPACE_VERSION, PackageVersions, parse_name_version_lines
+from pyinfra.facts._packages import PackagesFact
 
 
-class PacmanPackages(FactBase[PackageVersions]):
+class PacmanPackages(PackagesFact):
     """Installed pacman packages: ``{"name": {"version-rel"}}``."""
 
     requires_command = "pacman"
 
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
-
     def command(self) -> str:
         return "pacman -Q || true"  # exits 1 when nothing is installed
-
-    def process(self, output: list[str]) -> PackageVersions:
-        return parse_name_version_lines(output, NAME_SPACE_VERSION)
 
 
 class PacmanUnpackGroup(FactBase["list[str]"]):

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import NAME_SPACE_VERSION, PackageVersions, parse_name_version_lines
+from pyinfra.facts._packages import PackagesFact
 
 
-class PipxPackages(FactBase[PackageVersions]):
+class PipxPackages(PackagesFact):
     """Applications installed with pipx: ``{"name": {"version"}}``."""
 
     requires_command = "pipx"
 
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
-
     def command(self) -> str:
         return "pipx list --short"
-
-    def process(self, output: list[str]) -> PackageVersions:
-        return parse_name_version_lines(output, NAME_SPACE_VERSION)
 
 
 class PipxEnvironment(FactBase["dict[str, str]"]):

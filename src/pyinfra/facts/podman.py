@@ -3,10 +3,10 @@ is missing)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pyinfra.api.facts import FactBase
+from pyinfra.facts.parsing import parse_json
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ class PodmanSystemInfo(PodmanFactBase[dict[str, Any]]):
         return "podman system info --format=json"
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        value = json.loads("\n".join(output))
+        value = parse_json(output)
         if not isinstance(value, dict):
             raise ValueError(f"podman system info printed {type(value).__name__}, not an object")
         return value
@@ -40,7 +40,7 @@ class PodmanPs(PodmanFactBase[list[dict[str, Any]]]):
         return "podman ps --format=json --all"
 
     def process(self, output: list[str]) -> list[dict[str, Any]]:
-        value = json.loads("\n".join(output))
+        value = parse_json(output)
         if not isinstance(value, list):
             raise ValueError(f"podman ps printed {type(value).__name__}, not a list")
         return value

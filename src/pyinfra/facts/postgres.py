@@ -9,6 +9,7 @@ input into ``PGPASSWORD`` of ``psql`` alone, never on a command line (see
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pyinfra.api.command import StringCommand
@@ -17,19 +18,23 @@ from pyinfra.facts.dbclient import (
     PSQL_FIELD_SEPARATOR,
     PsqlConnection,
     failure_lines,
-    int_or_same,
     parse_rows,
     pg_string,
     psql_query,
 )
+from pyinfra.facts.parsing import try_int
 
 
 class PostgresFactBase(FactBase[Any]):
     """Base of the PostgreSQL facts: ``psql_query`` with the connection arguments,
-    rows under a header line."""
+    rows under a header line; ``{}`` by default."""
 
     abstract = True
     psql_query: str = ""
+
+    @staticmethod
+    def default() -> Any:
+        return {}
 
     def requires_command(self, *args: Any, **kwargs: Any) -> str:
         return "psql"
@@ -46,11 +51,26 @@ class PostgresFactBase(FactBase[Any]):
         return psql_query(conn, self.psql_query)
 
 
-def _without(prefix: str) -> Any:
-    def column(title: str) -> str:
-        return title[len(prefix) :] if title.startswith(prefix) else title
-
-    return column
+def _rows_by_name(
+    output: list[str], prefix: str, numbers: Callable[[str], bool], flags: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """Catalog rows keyed by their ``PREFIXname`` column, the other columns without
+    ``prefix``: ``numbers`` columns as numbers, ``flags`` as booleans (``t``)."""
+    items: dict[str, dict[str, Any]] = {}
+    for row in parse_rows(output, PSQL_FIELD_SEPARATOR, lambda t: t.removeprefix(prefix)):
+        name = row.pop("name", None)
+        if name is None:
+            continue
+        details: dict[str, Any] = {}
+        for key, value in row.items():
+            if numbers(key):
+                details[key] = try_int(value)
+            elif key in flags:
+                details[key] = value == "t"
+            else:
+                details[key] = value
+        items[name] = details
+    return items
 
 
 _ROLE_FLAGS = ("super", "inherit", "createrole", "createdb", "canlogin", "replication", "bypassrls")
@@ -65,26 +85,8 @@ class PostgresRoles(PostgresFactBase):
 
     psql_query = "SELECT * FROM pg_catalog.pg_roles"
 
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
-
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
-        roles: dict[str, dict[str, Any]] = {}
-        for row in parse_rows(output, PSQL_FIELD_SEPARATOR, _without("rol")):
-            name = row.pop("name", None)
-            if name is None:
-                continue
-            details: dict[str, Any] = {}
-            for key, value in row.items():
-                if key in ("oid", "connlimit"):
-                    details[key] = int_or_same(value)
-                elif key in _ROLE_FLAGS:
-                    details[key] = value == "t"
-                else:
-                    details[key] = value
-            roles[name] = details
-        return roles
+        return _rows_by_name(output, "rol", lambda key: key in ("oid", "connlimit"), _ROLE_FLAGS)
 
 
 class PostgresDatabases(PostgresFactBase):
@@ -99,27 +101,15 @@ class PostgresDatabases(PostgresFactBase):
         "pg_catalog.pg_get_userbyid(datdba) AS owner FROM pg_catalog.pg_database"
     )
 
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
-
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
-        databases: dict[str, dict[str, Any]] = {}
-        for row in parse_rows(output, PSQL_FIELD_SEPARATOR, _without("dat")):
-            name = row.pop("name", None)
-            if name is None:
-                continue
-            encoding_name = row.pop("pg_encoding_to_char", None)
-            details: dict[str, Any] = {}
-            for key, value in row.items():
-                if key.endswith("id") or key in ("dba", "tablespace", "connlimit"):
-                    details[key] = int_or_same(value)
-                elif key in ("istemplate", "allowconn"):
-                    details[key] = value == "t"
-                else:
-                    details[key] = value
-            details["encoding"] = encoding_name
-            databases[name] = details
+        databases = _rows_by_name(
+            output,
+            "dat",
+            lambda key: key.endswith("id") or key in ("dba", "tablespace", "connlimit"),
+            ("istemplate", "allowconn"),
+        )
+        for details in databases.values():
+            details["encoding"] = details.pop("pg_encoding_to_char", None)
         return databases
 
 
@@ -131,6 +121,10 @@ class _RolePasswordHash(PostgresFactBase):
     ``{"readable": True, "hash": "SCRAM-SHA-256$..." or None}``, or
     ``{"readable": False}`` when the connecting role may not read it (not a
     superuser); ``None`` when the role does not exist."""
+
+    @staticmethod
+    def default() -> None:
+        return None
 
     def command(  # type: ignore[override]
         self,
@@ -162,13 +156,9 @@ class _Tablespaces(PostgresFactBase):
 
     psql_query = "SELECT spcname, oid FROM pg_catalog.pg_tablespace"
 
-    @staticmethod
-    def default() -> dict[str, Any]:
-        return {}
-
     def process(self, output: list[str]) -> dict[str, Any]:
         return {
-            str(row["spcname"]): int_or_same(row["oid"])
+            str(row["spcname"]): try_int(row["oid"])
             for row in parse_rows(output, PSQL_FIELD_SEPARATOR)
             if row.get("spcname") is not None
         }

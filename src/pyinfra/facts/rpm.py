@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase
-from pyinfra.facts._packages import NAME_SPACE_VERSION, PackageVersions, parse_name_version_lines
+from pyinfra.facts._packages import PackagesFact
 
 RPM_FORMAT = "'%{NAME} %{VERSION}-%{RELEASE}\\n'"
 
 
-class RpmPackages(FactBase[PackageVersions]):
+class RpmPackages(PackagesFact):
     """Installed rpm packages: ``{"name": {"version-release"}}``."""
 
     requires_command = "rpm"
 
-    @staticmethod
-    def default() -> PackageVersions:
-        return {}
-
     def command(self) -> str:
         return f"rpm --queryformat {RPM_FORMAT} -qa"
-
-    def process(self, output: list[str]) -> PackageVersions:
-        return parse_name_version_lines(output, NAME_SPACE_VERSION)
 
 
 class RpmPackage(FactBase["dict[str, str] | None"]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import FactError
@@ -17,6 +17,7 @@ UNIT_TYPES = (
 SYSTEMD_UNIT_NAME_REGEX = r"[a-zA-Z0-9\:\-\_\.\\\@]+\.(?:" + "|".join(UNIT_TYPES) + ")"
 _UNIT_NAME = re.compile(SYSTEMD_UNIT_NAME_REGEX)
 _MACHINE = re.compile(r"^[A-Za-z0-9_.@-]*$")
+_T = TypeVar("_T")
 
 
 def systemctl_command(
@@ -80,19 +81,15 @@ def show_command(
     return command
 
 
-class SystemdStatus(FactBase["dict[str, bool]"]):
-    """``{unit: active}`` for every loaded unit (or only ``services``): ``True`` when the
-    unit's sub-state is running, waiting, exited, listening or mounted.
+class _SystemctlShowFact(FactBase[_T]):
+    """Base of the facts read with ``systemctl show``: ``properties`` of every loaded
+    unit (or only ``services``); ``{}`` where there is no systemctl."""
 
-    ``user_mode``: the user's manager (``systemctl --user``); ``machine``/``user_name``:
-    another container's or user's manager (``--machine=USER@MACHINE``).
-    """
-
-    state_key = "SubState"
-    state_values: tuple[str, ...] = ("running", "waiting", "exited", "listening", "mounted")
+    abstract = True
+    properties: tuple[str, ...] = ()
 
     @staticmethod
-    def default() -> dict[str, bool]:
+    def default() -> Any:
         return {}
 
     def requires_command(self, *args: Any, **kwargs: Any) -> str:
@@ -105,7 +102,20 @@ class SystemdStatus(FactBase["dict[str, bool]"]):
         user_name: str | None = None,
         services: str | list[str] | None = None,
     ) -> StringCommand:
-        return show_command((self.state_key,), user_mode, machine, user_name, services)
+        return show_command(self.properties, user_mode, machine, user_name, services)
+
+
+class SystemdStatus(_SystemctlShowFact["dict[str, bool]"]):
+    """``{unit: active}`` for every loaded unit (or only ``services``): ``True`` when the
+    unit's sub-state is running, waiting, exited, listening or mounted.
+
+    ``user_mode``: the user's manager (``systemctl --user``); ``machine``/``user_name``:
+    another container's or user's manager (``--machine=USER@MACHINE``).
+    """
+
+    state_key = "SubState"
+    properties = (state_key,)
+    state_values: tuple[str, ...] = ("running", "waiting", "exited", "listening", "mounted")
 
     def process(self, output: list[str]) -> dict[str, bool]:
         units = parse_show(output, (self.state_key,))
@@ -121,31 +131,18 @@ class SystemdEnabled(SystemdStatus):
     the unit file state is enabled or static. Same arguments as :class:`SystemdStatus`."""
 
     state_key = "UnitFileState"
+    properties = (state_key,)
     state_values = ("enabled", "static")
 
 
 UNIT_PROPERTIES = ("LoadState", "SubState", "UnitFileState", "NeedDaemonReload")
 
 
-class SystemdUnitState(FactBase["dict[str, dict[str, str]]"]):
+class SystemdUnitState(_SystemctlShowFact["dict[str, dict[str, str]]"]):
     """What :mod:`pyinfra.operations.systemd` needs about units, in one read:
     ``{unit: {"LoadState", "SubState", "UnitFileState", "NeedDaemonReload"}}``."""
 
-    @staticmethod
-    def default() -> dict[str, dict[str, str]]:
-        return {}
-
-    def requires_command(self, *args: Any, **kwargs: Any) -> str:
-        return "systemctl"
-
-    def command(
-        self,
-        user_mode: bool = False,
-        machine: str | None = None,
-        user_name: str | None = None,
-        services: str | list[str] | None = None,
-    ) -> StringCommand:
-        return show_command(UNIT_PROPERTIES, user_mode, machine, user_name, services)
+    properties = UNIT_PROPERTIES
 
     def process(self, output: list[str]) -> dict[str, dict[str, str]]:
         return parse_show(output, UNIT_PROPERTIES)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pyinfra.api.facts import FactBase
 from pyinfra.facts._packages import PackageVersions, add_version
-
-
-def _json(output: list[str]) -> Any:
-    return json.loads("\n".join(output))
+from pyinfra.facts.parsing import first_line, parse_json
 
 
 class _UvFact(FactBase[Any]):
@@ -29,7 +25,7 @@ class UvVersion(_UvFact):
         return "uv --version"
 
     def process(self, output: list[str]) -> str:
-        return output[0].strip() if output else ""
+        return first_line(output)
 
 
 class _UvDir(_UvFact):
@@ -44,7 +40,7 @@ class _UvDir(_UvFact):
         return f"uv {self.what} dir 2>/dev/null"
 
     def process(self, output: list[str]) -> str:
-        return output[0].strip() if output else ""
+        return first_line(output)
 
 
 class UvToolDir(_UvDir):
@@ -90,7 +86,7 @@ class UvPipPackages(_UvFact):
 
     def process(self, output: list[str]) -> PackageVersions:
         packages: PackageVersions = {}
-        for item in _json(output):
+        for item in parse_json(output):
             add_version(packages, item["name"], item["version"])
         return packages
 
@@ -111,7 +107,7 @@ class _UvPythons(_UvFact):
 
     def process(self, output: list[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for item in _json(output):
+        for item in parse_json(output):
             key, version = item["key"], item["version"]
             if self.by_version:
                 add_version(found, version, key)

@@ -10,6 +10,10 @@ The flow of ``<manager>.packages`` (see :func:`ensure_packages`):
    packages the change installs/upgrades/removes, or the manager's own error;
 4. yield the changing command, then ``FactChange(known=...)`` with the new package list
    so the next package operation reads nothing.
+
+The other operations of a manager use :func:`run_command` (an index update, a clean)
+and :func:`upgrade_all` (upgrade everything, dry-run first); :func:`packages_command`,
+:func:`versioned_install` and :func:`each` build a manager's commands.
 """
 
 from __future__ import annotations
@@ -74,8 +78,10 @@ def split_specs(
     for raw in packages:
         if separator and separator in raw:
             name, version = raw.split(separator, 1)
-            if not name or not version or (
-                version_pattern is not None and not version_pattern.fullmatch(version)
+            if (
+                not name
+                or not version
+                or (version_pattern is not None and not version_pattern.fullmatch(version))
             ):
                 raise fail(op, f"invalid version spec {raw!r} (expected name{separator}VERSION)")
             specs.append(Spec(raw, name, version))
@@ -89,6 +95,58 @@ def check_conflicts(op: str, present: bool, latest: bool) -> None:
         raise fail(op, "present=False and latest=True contradict each other: choose one")
 
 
+def package_specs(
+    op: str,
+    packages: str | list[str] | None,
+    present: bool = True,
+    latest: bool = False,
+    separator: str | None = None,
+    version_pattern: re.Pattern[str] | None = None,
+    argument: str = "packages",
+) -> list[Spec]:
+    """The checked arguments of a ``<manager>.packages`` operation as specs: no
+    ``present=False`` with ``latest``, names as :func:`package_list` wants them, versions
+    split off at ``separator`` as :func:`split_specs` does."""
+    check_conflicts(op, present, latest)
+    return split_specs(op, package_list(op, packages, argument), separator, version_pattern)
+
+
+def no_command(_: list[Any]) -> StringCommand:
+    """The command of a :class:`Manager` that is only probed (is the tool there?)."""
+    return StringCommand("true")
+
+
+def packages_command(*head: Any) -> Callable[[list[str]], StringCommand]:
+    """A command builder: ``HEAD`` followed by the quoted package names."""
+    return lambda args: StringCommand(*head, *quoted(args))
+
+
+def each(
+    args: list[str], build: Callable[[str], StringCommand], joiner: str = "&&"
+) -> StringCommand:
+    """One command per package (managers that take one name, or one version, at a
+    time), joined by ``joiner``."""
+    bits: list[Any] = []
+    for arg in args:
+        bits += [joiner, build(arg)] if bits else [build(arg)]
+    return StringCommand(*bits)
+
+
+def versioned_install(
+    *head: Any, separator: str, joiner: str = "&&"
+) -> Callable[[list[str]], StringCommand]:
+    """A command builder for managers that install one package at a time and take its
+    version as an option: ``HEAD NAME [--version VERSION]`` per ``NAME<separator>VERSION``
+    spec, joined by ``joiner``."""
+
+    def one(arg: str) -> StringCommand:
+        name, _, version = arg.partition(separator)
+        pinned = ["--version", QuoteString(version)] if version else []
+        return StringCommand(*head, QuoteString(name), *pinned)
+
+    return lambda args: each(args, one, joiner)
+
+
 @dataclass
 class Manager:
     """How one package manager is driven (commands, probes, names)."""
@@ -96,8 +154,9 @@ class Manager:
     op: str  # "apt.packages": the name errors start with
     tool: str  # the program that changes things ("apt-get")
     hint: str  # "not a Debian-family host?": ends "TOOL not found on HOST: HINT"
-    install: Callable[[list[Any]], StringCommand]
-    remove: Callable[[list[Any]], StringCommand]
+    # no_command: a manager only probed before a command of its own (an index update)
+    install: Callable[[list[Any]], StringCommand] = no_command
+    remove: Callable[[list[Any]], StringCommand] = no_command
     upgrade: Callable[[list[Any]], StringCommand] | None = None
     # Read-only dry runs of the commands above ("install"/"remove"/"upgrade" -> command)
     simulate: Callable[[str, list[str]], StringCommand | None] | None = None
@@ -170,6 +229,43 @@ def probe(
 
 class Unsimulated(Exception):
     """A dry run of the manager failed during ``--dry``: predict instead."""
+
+
+def run_command(
+    manager: Manager, command: StringCommand, facts: tuple[type[Any], ...] = ()
+) -> Commands:
+    """``command`` (an index update, a clean...) after the probe; ``facts`` are what it
+    makes stale."""
+    probe(manager)
+    yield command
+    yield FactChange(facts=facts)
+
+
+def upgrade_all(
+    manager: Manager,
+    fact: type[Any],
+    command: StringCommand,
+    simulate: StringCommand,
+    parse: Callable[[list[str]], Changes],
+    nothing: str,
+    also_drop: tuple[type[Any], ...] = (),
+) -> Commands:
+    """Upgrade everything with ``command`` when its dry run ``simulate`` (read in the
+    probe) says something would change; the package list ``fact`` then becomes what the
+    dry run said. ``nothing``: the no-op message. A dry run that fails in ``--dry``
+    drops the package list instead (the next reader asks the manager)."""
+    try:
+        changes = parse(probe(manager, simulate, ("upgrade-all", simulate.get_raw_value())))
+    except Unsimulated:
+        yield command
+        yield FactChange(facts=(fact, *also_drop))
+        return
+    if not changes:
+        host.noop(nothing)
+        return
+    current: PackageVersions = host.get_fact(fact)
+    yield command
+    yield FactChange(facts=also_drop, known=((fact, {}, apply_changes(current, changes)),))
 
 
 def apply_changes(current: PackageVersions, changes: Changes) -> PackageVersions:

@@ -25,14 +25,15 @@ from pyinfra.operations._packaging import (
     Manager,
     Unsimulated,
     apply_changes,
-    check_conflicts,
     ensure_packages,
     extra_args,
-    package_list,
+    package_specs,
     probe,
     quoted,
-    split_specs,
+    run_command,
+    upgrade_all,
 )
+from pyinfra.operations._pkgfiles import download, is_url, package_file
 from pyinfra.operations.util import fail
 
 Commands = Generator[Any, Any, None]
@@ -140,14 +141,11 @@ def dnf_packages(
     extra_uninstall_args: str | None,
 ) -> Commands:
     op = f"{module}.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "=", _VERSION)
+    specs = package_specs(op, packages, present, latest, "=", _VERSION)
     install_options = (["--nobest"] if nobest else []) + extra_args(extra_install_args)
     manager = dnf_manager(op, module, install_options, extra_args(extra_uninstall_args))
     if clean:
-        probe(manager)
-        yield StringCommand(module, "clean", "all")
-        yield FactChange(facts=())
+        yield from run_command(manager, StringCommand(module, "clean", "all"))
     if update:
         yield from dnf_update(op, module)
     yield from ensure_packages(
@@ -157,23 +155,28 @@ def dnf_packages(
 
 def dnf_update(op: str, tool: str) -> Commands:
     manager = dnf_manager(op, tool, [], [])
-    command = StringCommand(tool, "update" if tool == "yum" else "upgrade", "-y")
-    simulate = StringCommand(tool, "upgrade", "--assumeno", ";", "[", "$?", "-le", "1", "]")
-    try:
-        lines = probe(manager, simulate, ("update", tool))
-        assert manager.parse_simulation is not None
-        changes = manager.parse_simulation(lines)
-    except Unsimulated:
-        yield command
-        yield FactChange(facts=(RpmPackages, RpmPackage))
-        return
-    if not changes:
-        host.noop(f"{tool}: nothing to update")
-        return
-    current = host.get_fact(RpmPackages)
-    yield command
-    new = apply_changes(current, changes)
-    yield FactChange(facts=(RpmPackage,), known=((RpmPackages, {}, new),))
+    assert manager.parse_simulation is not None
+    yield from upgrade_all(
+        manager,
+        RpmPackages,
+        command=StringCommand(tool, "update" if tool == "yum" else "upgrade", "-y"),
+        simulate=StringCommand(tool, "upgrade", "--assumeno", ";", "[", "$?", "-le", "1", "]"),
+        parse=manager.parse_simulation,
+        nothing=f"{tool}: nothing to update",
+        also_drop=(RpmPackage,),
+    )
+
+
+def zypper_update(op: str) -> Commands:
+    yield from upgrade_all(
+        zypper_manager(op, [], [], [], []),
+        RpmPackages,
+        command=StringCommand("zypper", "--non-interactive", "update"),
+        simulate=zypper_command("update", [], [], [], dry=True),
+        parse=parse_zypper_xml,
+        nothing="zypper: nothing to update",
+        also_drop=(RpmPackage,),
+    )
 
 
 # zypper --------------------------------------------------------------------------------
@@ -261,18 +264,6 @@ def zypper_manager(
 # Shared by dnf, yum and zypper: .repo files, .rpm files, keys -------------------------
 
 
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://", "ftp://"))
-
-
-def _download(url: str, dest: str) -> StringCommand:
-    u, d = QuoteString(url), QuoteString(dest)
-    return StringCommand(
-        "if", "command", "-v", "curl", ">/dev/null", "2>&1;", "then",
-        "curl", "-fsSL", "-o", d, u, ";", "else", "wget", "-q", "-O", d, u, ";", "fi",
-    )  # fmt: skip
-
-
 def repo_file(
     op: str,
     manager: Manager,
@@ -291,7 +282,7 @@ def repo_file(
     else made from ``baseurl`` and the other fields (section ``[src]``)."""
     if not isinstance(src, str) or not src.strip() or "\n" in src:
         raise fail(op, f"argument src must be a repository name or URL, got {src!r}")
-    if _is_url(src):
+    if is_url(src):
         name = posixpath.basename(src.split("?", 1)[0])
         name = name if name.endswith(".repo") else name + ".repo"
     else:
@@ -306,12 +297,12 @@ def repo_file(
         yield StringCommand("rm", "-f", QuoteString(path))
         yield FactChange(paths=(path,), facts=facts)
         return
-    if _is_url(src):
+    if is_url(src):
         if current is not None:
             host.noop(f"repository file {path} exists")
             return
         probe(manager)
-        yield StringCommand("mkdir", "-p", QuoteString(directory), "&&", _download(src, path))
+        yield StringCommand("mkdir", "-p", QuoteString(directory), "&&", download(src, path))
         yield FactChange(paths=(path,), facts=facts)
         return
     if not baseurl:
@@ -335,14 +326,7 @@ def repo_file(
 
 def rpm_file(op: str, manager: Manager, src: str, present: bool) -> Commands:
     """Install (with its dependencies) or remove the package of an ``.rpm`` file."""
-    if not isinstance(src, str) or not src.strip():
-        raise fail(op, f"argument src must be a path or URL of an .rpm file, got {src!r}")
-    path = src
-    if _is_url(src):
-        path = host.get_temp_filename(src) + ".rpm"
-        if host.get_fact(RpmPackage, package=path) is None:
-            yield _download(src, path)
-            yield FactChange(facts=(RpmPackage,), paths=(path,))
+    path = yield from package_file(op, src, ".rpm", RpmPackage, "an .rpm file")
     info = host.get_fact(RpmPackage, package=path)
     if info is None:
         if not present:
@@ -374,7 +358,7 @@ def rpm_key(op: str, manager: Manager, src: str) -> Commands:
 
     if not isinstance(src, str) or not src.strip():
         raise fail(op, f"argument src must be a key file or URL, got {src!r}")
-    if not _is_url(src) and host.get_fact(RpmKeyImported, src=src):
+    if not is_url(src) and host.get_fact(RpmKeyImported, src=src):
         host.noop(f"rpm already has the key in {src}")
         return
     probe(manager)

@@ -11,21 +11,18 @@ import re
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.apk import ApkPackages
 from pyinfra.operations._packaging import (
     Changes,
     Manager,
-    apply_changes,
-    check_conflicts,
     ensure_packages,
-    package_list,
-    probe,
+    package_specs,
+    packages_command,
     quoted,
-    split_specs,
+    run_command,
+    upgrade_all,
 )
 
 Commands = Generator[Any, Any, None]
@@ -62,31 +59,28 @@ def _manager(op: str) -> Manager:
         op=op,
         tool="apk",
         hint=HINT,
-        install=lambda args: _apk("add", *quoted(args)),
-        remove=lambda args: _apk("del", *quoted(args)),
-        upgrade=lambda args: _apk("upgrade", *quoted(args)),
+        install=packages_command("apk", "add"),
+        remove=packages_command("apk", "del"),
+        upgrade=packages_command("apk", "upgrade"),
         simulate=simulate,
         parse_simulation=parse_apk_simulation,
     )
 
 
 def _run_update(op: str) -> Commands:
-    probe(_manager(op))
-    yield _apk("update")
-    yield FactChange(facts=())
+    yield from run_command(_manager(op), _apk("update"))
 
 
 def _run_upgrade(op: str, available: bool) -> Commands:
-    manager = _manager(op)
     flags = ["--available"] if available else []
-    lines = probe(manager, _apk("upgrade", "--simulate", *flags), ("upgrade", available))
-    changes = parse_apk_simulation(lines)
-    if not changes:
-        host.noop("apk upgrade: nothing to upgrade")
-        return
-    current = host.get_fact(ApkPackages)
-    yield _apk("upgrade", *flags)
-    yield FactChange(known=((ApkPackages, {}, apply_changes(current, changes)),))
+    yield from upgrade_all(
+        _manager(op),
+        ApkPackages,
+        command=_apk("upgrade", *flags),
+        simulate=_apk("upgrade", "--simulate", *flags),
+        parse=parse_apk_simulation,
+        nothing="apk upgrade: nothing to upgrade",
+    )
 
 
 @operation()
@@ -114,8 +108,7 @@ def packages(
     ``update``/``upgrade`` run ``apk update``/``apk upgrade`` first.
     """
     op = "apk.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "=", _VERSION)
+    specs = package_specs(op, packages, present, latest, "=", _VERSION)
     if update:
         yield from _run_update(op)
     if upgrade:

@@ -38,14 +38,16 @@ from pyinfra.operations._packaging import (
     Manager,
     Unsimulated,
     apply_changes,
-    check_conflicts,
     ensure_packages,
     extra_args,
     package_list,
+    package_specs,
     probe,
     quoted,
-    split_specs,
+    run_command,
+    upgrade_all,
 )
+from pyinfra.operations._pkgfiles import download, is_url, package_file
 from pyinfra.operations.util import fail
 
 Commands = Generator[Any, Any, None]
@@ -144,33 +146,22 @@ def _run_update(op: str, cache_time: int | None) -> Commands:
     )
 
 
-def _noop_command(_: list[str]) -> StringCommand:
-    return StringCommand("true")
-
-
 def _check_root(op: str) -> None:
     """Fail with one clear line unless apt-get is there and we are root (one read)."""
-    probe(Manager(op, "apt-get", HINT, _noop_command, _noop_command))
+    probe(Manager(op, "apt-get", HINT))
 
 
 def _run_upgrade(op: str, action: str, auto_remove: bool) -> Commands:
-    options = ["--autoremove"] if auto_remove else []
-    command = StringCommand(*APT_GET, action, *options)
-    manager = Manager(op, "apt-get", HINT, _noop_command, _noop_command)
-    manager.error_line = _apt_error
-    try:
-        lines = probe(manager, StringCommand(command, "-s"), (action, options, "upgrade"))
-    except Unsimulated:
-        yield command
-        yield FactChange(facts=(DebPackages, *_DROPPED))
-        return
-    changes = parse_apt_simulation(lines)
-    if not changes:
-        host.noop(f"apt-get {action}: nothing to upgrade")
-        return
-    current = host.get_fact(DebPackages)
-    yield command
-    yield FactChange(facts=_DROPPED, known=((DebPackages, {}, apply_changes(current, changes)),))
+    command = StringCommand(*APT_GET, action, *(["--autoremove"] if auto_remove else []))
+    yield from upgrade_all(
+        Manager(op, "apt-get", HINT, error_line=_apt_error),
+        DebPackages,
+        command=command,
+        simulate=StringCommand(command, "-s"),
+        parse=parse_apt_simulation,
+        nothing=f"apt-get {action}: nothing to upgrade",
+        also_drop=_DROPPED,
+    )
 
 
 @operation()
@@ -224,8 +215,7 @@ def packages(
     packages are upgraded only when apt has a newer version.
     """
     op = "apt.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "=", _VERSION)
+    specs = package_specs(op, packages, present, latest, "=", _VERSION)
     if update:
         yield from _run_update(op, cache_time)
     if upgrade:
@@ -245,39 +235,20 @@ def packages(
 # .deb files ---------------------------------------------------------------------------
 
 
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://", "ftp://"))
-
-
-def _download(url: str, dest: str) -> StringCommand:
-    u, d = QuoteString(url), QuoteString(dest)
-    return StringCommand(
-        "if", "command", "-v", "curl", ">/dev/null", "2>&1;", "then",
-        "curl", "-fsSL", "-o", d, u, ";", "else", "wget", "-q", "-O", d, u, ";", "fi",
-    )  # fmt: skip
-
-
 @operation()
 def deb(src: str, present: bool = True, force: bool = False) -> Commands:
     """Install (with its dependencies, by ``apt-get install ./file.deb``) or remove the
     package of a ``.deb`` file on the host or at a URL (downloaded to the temp dir)."""
     op = "apt.deb"
-    if not isinstance(src, str) or not src.strip():
-        raise fail(op, f"argument src must be a path or URL of a .deb file, got {src!r}")
-    path = src
-    if _is_url(src):
-        path = host.get_temp_filename(src) + ".deb"
-        if host.get_fact(DebPackage, package=path) is None:
-            yield _download(src, path)
-            yield FactChange(facts=(DebPackage,), paths=(path,))
-    elif not src.startswith("/"):
-        path = "./" + src
+    path = yield from package_file(op, src, ".deb", DebPackage, "a .deb file")
+    if not path.startswith("/"):
+        path = "./" + path
     info = host.get_fact(DebPackage, package=path)
     if info is None:
         if not present:
             host.noop(f"{src} is not available: nothing to remove")
             return
-        if host.state is not None and host.state.dry and _is_url(src):
+        if host.state is not None and host.state.dry and is_url(src):
             yield _command("install", [QuoteString(path)], [])
             return
         raise fail(op, f"{src} is not a readable .deb file on {host.name}")
@@ -422,14 +393,14 @@ def key(
         yield FactChange(paths=(path,), facts=(_apt_keys_fact(),))
         return
     assert src is not None
-    if _is_url(src):
+    if is_url(src):
         if host.get_fact(File, path=path):
             host.noop(f"keyring {path} already exists")
             return
         temp = host.get_temp_filename(src)
         _check_root(op)
         yield StringCommand(
-            _download(src, temp), "&&", _install_key(temp, path), ";", "rc=$?;",
+            download(src, temp), "&&", _install_key(temp, path), ";", "rc=$?;",
             "rm", "-f", QuoteString(temp), ";", "exit", "$rc",
         )  # fmt: skip
         yield FactChange(paths=(path,), facts=(_apt_keys_fact(),))
@@ -533,12 +504,13 @@ def ppa(src: str, present: bool = True) -> Commands:
         host.noop(f"PPA {src} is {'' if exists else 'not '}configured")
         return
     hint = "not an Ubuntu host (apt install software-properties-common)?"
-    manager = Manager(op, "add-apt-repository", hint, _noop_command, _noop_command)
-    probe(manager)
-    yield StringCommand(
-        "add-apt-repository", "-y", *([] if present else ["--remove"]), QuoteString(src)
+    yield from run_command(
+        Manager(op, "add-apt-repository", hint),
+        StringCommand(
+            "add-apt-repository", "-y", *([] if present else ["--remove"]), QuoteString(src)
+        ),
+        facts=(AptSources,),
     )
-    yield FactChange(facts=(AptSources,))
 
 
 def _words(value: list[str] | str | None) -> list[str]:

@@ -14,12 +14,13 @@ from pyinfra.api.operation import operation
 from pyinfra.facts.brew import BrewCasks, BrewPackages, BrewTaps, BrewTrusted
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
     package_list,
+    package_specs,
+    packages_command,
     probe,
     quoted,
-    split_specs,
+    run_command,
 )
 from pyinfra.operations.util import fail
 
@@ -42,17 +43,15 @@ def _manager(op: str, cask: bool = False) -> Manager:
         op=op,
         tool="brew",
         hint=HINT,
-        install=lambda args: StringCommand("brew", "install", *flag, *quoted(args)),
-        remove=lambda args: StringCommand("brew", "uninstall", *flag, *quoted(args)),
-        upgrade=lambda args: StringCommand("brew", "upgrade", *flag, *quoted(args)),
+        install=packages_command("brew", "install", *flag),
+        remove=packages_command("brew", "uninstall", *flag),
+        upgrade=packages_command("brew", "upgrade", *flag),
         needs_root=False,
     )
 
 
 def _run(op: str, *args: str, facts: tuple[type[Any], ...] = ()) -> Commands:
-    probe(_manager(op))
-    yield StringCommand("brew", *args)
-    yield FactChange(facts=facts)
+    yield from run_command(_manager(op), StringCommand("brew", *args), facts)
 
 
 @operation()
@@ -90,8 +89,7 @@ def packages(
     """Install, upgrade (``latest``) or uninstall formulae; ``name@version`` names a
     versioned formula as brew does."""
     op = "brew.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), None)
+    specs = package_specs(op, packages, present, latest)
     if update:
         yield from _run(op, "update")
     if upgrade:
@@ -108,8 +106,7 @@ def casks(
 ) -> Commands:
     """Install, upgrade (``latest``) or uninstall casks."""
     op = "brew.casks"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, casks, "casks"), None)
+    specs = package_specs(op, casks, present, latest, argument="casks")
     if upgrade:
         yield from _run(op, "upgrade", "--cask", facts=(BrewCasks,))
     yield from ensure_packages(_manager(op, cask=True), BrewCasks, specs, present, latest)

@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api.command import QuoteString, StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.bsdinit import RcdStatus
 from pyinfra.operations import files
 from pyinfra.operations.nested import inner
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, ensure_service
 
 Commands = Generator[Any, Any, None]
 
@@ -37,14 +35,7 @@ def service(
     """Start/stop/restart/reload an rc.d service; ``enabled`` sets (or removes)
     ``NAME_enable="YES"`` in ``/etc/rc.conf.local``."""
     check_service_name("bsdinit.service", service)
-    statuses = host.get_fact(RcdStatus)
-    plan = plan_service(service, statuses.get(service), _rc, running, restarted, reloaded, command)
-    if plan.commands:
-        yield from plan.commands
-        expect: Any = ()
-        if plan.running_after is not None:
-            expect = ((RcdStatus, {}, {**statuses, service: plan.running_after}),)
-        yield FactChange(facts=(RcdStatus,), expect=expect)
+    yield from ensure_service(RcdStatus, {}, service, _rc, running, restarted, reloaded, command)
     if isinstance(enabled, bool):
         yield from inner(files.line)(
             path="/etc/rc.conf.local",

@@ -5,31 +5,17 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra.api.command import StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.facts.cargo import CargoPackages
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
-    package_list,
-    quoted,
-    split_specs,
+    package_specs,
+    packages_command,
+    versioned_install,
 )
 
 Commands = Generator[Any, Any, None]
-
-
-def _install(args: list[str], force: bool = False) -> StringCommand:
-    bits: list[Any] = []
-    for arg in args:
-        name, _, version = arg.partition("@")
-        command = StringCommand(
-            "cargo", "install", *(["--force"] if force else []), *quoted([name]),
-            *(["--version", *quoted([version])] if version else []),
-        )  # fmt: skip
-        bits += ["&&", command] if bits else [command]
-    return StringCommand(*bits)
 
 
 @operation()
@@ -41,15 +27,14 @@ def packages(
     """Install, upgrade (``latest``: ``cargo install`` rebuilds when a newer version
     exists) or uninstall crates; ``name@version`` pins."""
     op = "cargo.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "@")
+    specs = package_specs(op, packages, present, latest, "@")
     manager = Manager(
         op=op,
         tool="cargo",
         hint="is Rust's cargo installed?",
-        install=_install,
-        remove=lambda args: StringCommand("cargo", "uninstall", *quoted(args)),
-        upgrade=_install,
+        install=versioned_install("cargo", "install", separator="@"),
+        remove=packages_command("cargo", "uninstall"),
+        upgrade=versioned_install("cargo", "install", separator="@"),
         needs_root=False,
     )
     yield from ensure_packages(manager, CargoPackages, specs, present, latest)

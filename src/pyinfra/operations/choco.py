@@ -12,11 +12,10 @@ from pyinfra.api.operation import operation
 from pyinfra.facts.choco import ChocoPackages, ChocoVersion
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
-    package_list,
-    quoted,
-    split_specs,
+    package_specs,
+    packages_command,
+    versioned_install,
 )
 
 Commands = Generator[Any, Any, None]
@@ -48,34 +47,14 @@ def packages(
     """Install, upgrade (``latest``) or uninstall Chocolatey packages;
     ``name=version`` pins (``--version``)."""
     op = "choco.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "=")
-
-    def install_command(args: list[str]) -> StringCommand:
-        bits: list[Any] = []
-        for arg in args:
-            name, _, version = arg.partition("=")
-            bits.append(
-                StringCommand(
-                    "choco",
-                    "install",
-                    "-y",
-                    *quoted([name]),
-                    *(["--version", *quoted([version])] if version else []),
-                )
-            )
-        joined: list[Any] = []
-        for bit in bits:
-            joined += [";", bit] if joined else [bit]
-        return StringCommand(*joined)
-
+    specs = package_specs(op, packages, present, latest, "=")
     manager = Manager(
         op=op,
         tool="choco",
         hint="is Chocolatey installed (choco.install)?",
-        install=install_command,
-        remove=lambda args: StringCommand("choco", "uninstall", "-y", *quoted(args)),
-        upgrade=lambda args: StringCommand("choco", "upgrade", "-y", *quoted(args)),
+        install=versioned_install("choco", "install", "-y", separator="=", joiner=";"),
+        remove=packages_command("choco", "uninstall", "-y"),
+        upgrade=packages_command("choco", "upgrade", "-y"),
         needs_root=False,  # Windows: administrator rights are not a uid
     )
     yield from ensure_packages(manager, ChocoPackages, specs, present, latest)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from pyinfra import host
@@ -38,6 +38,19 @@ Commands = Generator[Any, Any, None]
 
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 logger = logging.getLogger("pyinfra")
+# The fact of one object (``docker <type> inspect NAME``) -> the fact of all of them.
+_EVERY = {
+    DockerContainer: DockerContainers,
+    DockerImage: DockerImages,
+    DockerNetwork: DockerNetworks,
+    DockerVolume: DockerVolumes,
+    DockerPlugin: DockerPlugins,
+}
+# What prune and compose may change (not plugins).
+_ENGINE_FACTS = (
+    DockerContainer, DockerContainers, DockerImage, DockerImages, DockerNetwork,
+    DockerNetworks, DockerVolume, DockerVolumes,
+)  # fmt: skip
 
 
 def _name(op: str, value: Any, argument: str) -> str:
@@ -58,15 +71,62 @@ def _strings(op: str, value: Any, argument: str) -> list[str]:
     return list(items)
 
 
-def _first(inspect: Any) -> dict[str, Any] | None:
-    """The inspect dict of a single-object fact (a list of one), or None."""
-    if isinstance(inspect, list) and inspect and isinstance(inspect[0], dict):
-        return inspect[0]
+def _inspect(fact: type[Any], name: str) -> dict[str, Any] | None:
+    """The inspect dict of the object ``name`` (``fact``: ``DockerContainer``...), or
+    None when there is no such object."""
+    found = host.get_fact(fact, object_id=name)
+    if isinstance(found, list) and found and isinstance(found[0], dict):
+        return found[0]
     return None
+
+
+def _predicted(fact: type[Any], objects: dict[str, dict[str, Any] | None]) -> FactChange:
+    """``fact`` and its every-object fact are dropped; a dry run predicts the inspect
+    of each of ``objects`` (None: the object is gone)."""
+    return FactChange(
+        facts=(fact, _EVERY[fact]),
+        expect=tuple(
+            (fact, {"object_id": name}, [] if inspect is None else [inspect])
+            for name, inspect in objects.items()
+        ),
+    )
 
 
 def _docker(*bits: Any) -> StringCommand:
     return StringCommand("docker", *bits)
+
+
+def _words(op: str, argument: str, command: str) -> list[Any]:
+    """The command line ``command`` (``docker compose``...) as quoted words."""
+    try:
+        words: list[Any] = [QuoteString(word) for word in shlex.split(command)]
+    except ValueError as exc:
+        raise fail(op, f"argument {argument} is not a valid command line: {exc}") from exc
+    if not words:
+        raise fail(op, f"argument {argument} must not be empty")
+    return words
+
+
+def _image_reference(op: str, image: str) -> Any:
+    try:
+        return parse_image_reference(image)
+    except ValueError as exc:
+        raise fail(op, f"argument image: {exc}") from exc
+
+
+def _repeat(flag: str, values: Iterable[str]) -> list[Any]:
+    """``FLAG VALUE`` for each value: ``--label a --label b``."""
+    return [bit for value in values for bit in (flag, QuoteString(value))]
+
+
+def _given(*options: tuple[str, str | None]) -> list[Any]:
+    """``FLAG VALUE`` for each option that is set (not empty)."""
+    return [bit for flag, value in options if value for bit in (flag, QuoteString(value))]
+
+
+def _pairs(mapping: dict[str, str] | None) -> list[str]:
+    """``KEY=VALUE`` items (``--env``, ``--build-arg``, plugin settings)."""
+    return [f"{key}={value}" for key, value in (mapping or {}).items()]
 
 
 # Containers ---------------------------------------------------------------------------
@@ -149,19 +209,15 @@ def container(
         except ValueError as exc:
             raise fail(op, f"argument command is not a valid command line: {exc}") from exc
 
-    current = _first(host.get_fact(DockerContainer, object_id=container))
+    current = _inspect(DockerContainer, container)
     running = bool(current and (current.get("State") or {}).get("Status") == "running")
-    expect_key = {"object_id": container}
 
     if not present:
         if current is None:
             host.noop(f"container {container} does not exist")
             return
         yield _docker("container", "rm", "-f", QuoteString(container))
-        yield FactChange(
-            facts=(DockerContainer, DockerContainers),
-            expect=((DockerContainer, expect_key, []),),
-        )
+        yield _predicted(DockerContainer, {container: None})
         return
 
     image_id: str | None = None
@@ -169,11 +225,8 @@ def container(
     if current is None or image:
         if not image:
             raise fail(op, f"container {container} does not exist: give the image to create it")
-        try:
-            parse_image_reference(image)
-        except ValueError as exc:
-            raise fail(op, f"argument image: {exc}") from exc
-        found = _first(host.get_fact(DockerImage, object_id=image))
+        _image_reference(op, image)
+        found = _inspect(DockerImage, image)
         have_image = found is not None
         image_id = found.get("Id") if found else None
 
@@ -213,10 +266,7 @@ def container(
         predicted = spec.predicted_inspect(container, start, image_id)
     else:
         predicted = {**current, "State": {"Status": "running" if start else "exited"}}
-    yield FactChange(
-        facts=(DockerContainer, DockerContainers),
-        expect=((DockerContainer, expect_key, [predicted]),),
-    )
+    yield _predicted(DockerContainer, {container: predicted})
 
 
 @operation(is_idempotent=False)
@@ -253,8 +303,7 @@ def container_exec(
         bits += ["--user", QuoteString(user)]
     if workdir is not None:
         bits += ["--workdir", QuoteString(workdir)]
-    for key, value in (env or {}).items():
-        bits += ["--env", QuoteString(f"{key}={value}")]
+    bits += _repeat("--env", _pairs(env))
     bits.append(QuoteString(container))
     if isinstance(command, str):
         bits += ["sh", "-c", QuoteString(command)]
@@ -277,26 +326,20 @@ def image(image: str, present: bool = True, force: bool = False) -> Commands:
     """
     op = "docker.image"
     _name(op, image, "image")
-    try:
-        reference = parse_image_reference(image)
-    except ValueError as exc:
-        raise fail(op, f"argument image: {exc}") from exc
-    key = {"object_id": image}
+    reference = _image_reference(op, image)
     if not present:
-        if _first(host.get_fact(DockerImage, object_id=image)) is None:
+        if _inspect(DockerImage, image) is None:
             host.noop(f"there is no image {image}")
             return
         yield _docker("image", "rm", QuoteString(image))
-        yield FactChange(facts=(DockerImage, DockerImages), expect=((DockerImage, key, []),))
+        yield _predicted(DockerImage, {image: None})
         return
     always = force or (reference.digest is None and reference.tag == "latest")
-    if not always and _first(host.get_fact(DockerImage, object_id=image)) is not None:
+    if not always and _inspect(DockerImage, image) is not None:
         host.noop(f"image {image} is already present")
         return
     yield _docker("image", "pull", QuoteString(image))
-    yield FactChange(
-        facts=(DockerImage, DockerImages), expect=((DockerImage, key, [{"RepoTags": [image]}]),)
-    )
+    yield _predicted(DockerImage, {image: {"RepoTags": [image]}})
 
 
 @operation()
@@ -334,45 +377,26 @@ def build(
     _name(op, path, "path")
     tag_list = _strings(op, tags, "tags")
     if tag_list and not force:
-        missing = [t for t in tag_list if _first(host.get_fact(DockerImage, object_id=t)) is None]
+        missing = [t for t in tag_list if _inspect(DockerImage, t) is None]
         if not missing:
             host.noop(f"image(s) {', '.join(tag_list)} already exist")
             return
-    try:
-        bits: list[Any] = [QuoteString(word) for word in shlex.split(build_cmd)]
-    except ValueError as exc:
-        raise fail(op, f"argument build_cmd is not a valid command line: {exc}") from exc
-    if not bits:
-        raise fail(op, "argument build_cmd must not be empty")
-    if builder:
-        bits += ["--builder", QuoteString(builder)]
-    for tag in tag_list:
-        bits += ["-t", QuoteString(tag)]
-    if dockerfile:
-        bits += ["-f", QuoteString(dockerfile)]
-    for flag, mapping in (("--build-arg", build_args), ("--label", labels)):
-        for key, value in (mapping or {}).items():
-            bits += [flag, QuoteString(f"{key}={value}")]
-    for flag, option in (("--target", target), ("--platform", platform), ("--network", network)):
-        if option:
-            bits += [flag, QuoteString(option)]
-    for flag, values in (
-        ("--cache-from", _strings(op, cache_from, "cache_from")),
-        ("--cache-to", _strings(op, cache_to, "cache_to")),
-        ("--secret", _strings(op, secrets, "secrets")),
-    ):
-        for value in values:
-            bits += [flag, QuoteString(value)]
+    bits = _words(op, "build_cmd", build_cmd)
+    bits += _given(("--builder", builder))
+    bits += _repeat("-t", tag_list)
+    bits += _given(("-f", dockerfile))
+    bits += _repeat("--build-arg", _pairs(build_args)) + _repeat("--label", _pairs(labels))
+    bits += _given(("--target", target), ("--platform", platform), ("--network", network))
+    bits += _repeat("--cache-from", _strings(op, cache_from, "cache_from"))
+    bits += _repeat("--cache-to", _strings(op, cache_to, "cache_to"))
+    bits += _repeat("--secret", _strings(op, secrets, "secrets"))
     if pull:
         bits.append("--pull")
     if no_cache:
         bits.append("--no-cache")
     bits.append(QuoteString(path))
     yield StringCommand(*bits)
-    yield FactChange(
-        facts=(DockerImage, DockerImages),
-        expect=tuple((DockerImage, {"object_id": t}, [{"RepoTags": [t]}]) for t in tag_list),
-    )
+    yield _predicted(DockerImage, {t: {"RepoTags": [t]} for t in tag_list})
 
 
 @operation(is_idempotent=False)
@@ -393,12 +417,7 @@ def prune(all: bool = False, volumes: bool = False, filter: str = "") -> Command
         bits.append("--volumes")
     bits.append("-f")
     yield _docker(*bits)
-    yield FactChange(
-        facts=(
-            DockerContainer, DockerContainers, DockerImage, DockerImages, DockerNetwork,
-            DockerNetworks, DockerVolume, DockerVolumes,
-        )
-    )  # fmt: skip
+    yield FactChange(facts=_ENGINE_FACTS)
 
 
 # Volumes and networks -------------------------------------------------------------------
@@ -421,28 +440,23 @@ def volume(
     """
     op = "docker.volume"
     _name(op, volume, "volume")
-    exists = _first(host.get_fact(DockerVolume, object_id=volume)) is not None
-    key = {"object_id": volume}
+    exists = _inspect(DockerVolume, volume) is not None
     if present == exists:
         host.noop(f"volume {volume} {'exists' if exists else 'does not exist'}")
         return
     if not present:
         yield _docker("volume", "rm", QuoteString(volume))
-        yield FactChange(facts=(DockerVolume, DockerVolumes), expect=((DockerVolume, key, []),))
+        yield _predicted(DockerVolume, {volume: None})
         return
-    bits: list[Any] = ["volume", "create"]
-    if driver:
-        bits += ["-d", QuoteString(driver)]
-    for label in _strings(op, labels, "labels"):
-        bits += ["--label", QuoteString(label)]
-    for option in _strings(op, options, "options"):
-        bits += ["--opt", QuoteString(option)]
-    bits.append(QuoteString(volume))
-    yield _docker(*bits)
-    predicted = {"Name": volume, "Driver": driver or "local"}
-    yield FactChange(
-        facts=(DockerVolume, DockerVolumes), expect=((DockerVolume, key, [predicted]),)
+    yield _docker(
+        "volume",
+        "create",
+        *_given(("-d", driver)),
+        *_repeat("--label", _strings(op, labels, "labels")),
+        *_repeat("--opt", _strings(op, options, "options")),
+        QuoteString(volume),
     )
+    yield _predicted(DockerVolume, {volume: {"Name": volume, "Driver": driver or "local"}})
 
 
 @operation()
@@ -474,45 +488,34 @@ def network(
     """
     op = "docker.network"
     _name(op, network, "network")
-    exists = _first(host.get_fact(DockerNetwork, object_id=network)) is not None
-    key = {"object_id": network}
+    exists = _inspect(DockerNetwork, network) is not None
     if present == exists:
         host.noop(f"network {network} {'exists' if exists else 'does not exist'}")
         return
     if not present:
         yield _docker("network", "rm", QuoteString(network))
-        yield FactChange(facts=(DockerNetwork, DockerNetworks), expect=((DockerNetwork, key, []),))
+        yield _predicted(DockerNetwork, {network: None})
         return
     bits: list[Any] = ["network", "create"]
-    for flag, value in (
+    bits += _given(
         ("-d", driver),
         ("--gateway", gateway),
         ("--ip-range", ip_range),
         ("--ipam-driver", ipam_driver),
         ("--subnet", subnet),
         ("--scope", scope),
-    ):
-        if value:
-            bits += [flag, QuoteString(value)]
+    )
     if ingress:
         bits.append("--ingress")
     if attachable:
         bits.append("--attachable")
-    for name, address in (aux_addresses or {}).items():
-        bits += ["--aux-address", QuoteString(f"{name}={address}")]
-    for flag, values in (
-        ("--opt", _strings(op, opts, "opts")),
-        ("--ipam-opt", _strings(op, ipam_opts, "ipam_opts")),
-        ("--label", _strings(op, labels, "labels")),
-    ):
-        for value in values:
-            bits += [flag, QuoteString(value)]
+    bits += _repeat("--aux-address", _pairs(aux_addresses))
+    bits += _repeat("--opt", _strings(op, opts, "opts"))
+    bits += _repeat("--ipam-opt", _strings(op, ipam_opts, "ipam_opts"))
+    bits += _repeat("--label", _strings(op, labels, "labels"))
     bits.append(QuoteString(network))
     yield _docker(*bits)
-    predicted = {"Name": network, "Driver": driver or "bridge"}
-    yield FactChange(
-        facts=(DockerNetwork, DockerNetworks), expect=((DockerNetwork, key, [predicted]),)
-    )
+    yield _predicted(DockerNetwork, {network: {"Name": network, "Driver": driver or "bridge"}})
 
 
 # Plugins --------------------------------------------------------------------------------
@@ -538,16 +541,14 @@ def plugin(
     op = "docker.plugin"
     _name(op, plugin, "plugin")
     name = alias or plugin
-    current = _first(host.get_fact(DockerPlugin, object_id=name))
-    key = {"object_id": name}
-    changes = (DockerPlugin, DockerPlugins)
+    current = _inspect(DockerPlugin, name)
 
     if not present:
         if current is None:
             host.noop(f"plugin {name} is not installed")
             return
         yield _docker("plugin", "rm", "-f", QuoteString(name))
-        yield FactChange(facts=changes, expect=((DockerPlugin, key, []),))
+        yield _predicted(DockerPlugin, {name: None})
         return
 
     options = {str(k): str(v) for k, v in (plugin_options or {}).items()}
@@ -557,10 +558,10 @@ def plugin(
             bits += ["--alias", QuoteString(alias)]
         if not enabled:
             bits.append("--disable")
-        bits += [QuoteString(f"{k}={v}") for k, v in options.items()]
+        bits += [QuoteString(setting) for setting in _pairs(options)]
         yield _docker(*bits)
-        predicted = {"Name": name, "Enabled": enabled, "Settings": {"Env": _env_list(options)}}
-        yield FactChange(facts=changes, expect=((DockerPlugin, key, [predicted]),))
+        predicted = {"Name": name, "Enabled": enabled, "Settings": {"Env": _pairs(options)}}
+        yield _predicted(DockerPlugin, {name: predicted})
         return
 
     settings = _env_dict((current.get("Settings") or {}).get("Env") or [])
@@ -575,7 +576,7 @@ def plugin(
                 "plugin",
                 "set",
                 QuoteString(name),
-                *[QuoteString(f"{k}={v}") for k, v in stale.items()],
+                *[QuoteString(setting) for setting in _pairs(stale)],
             )
         )
         if enabled:
@@ -592,18 +593,14 @@ def plugin(
         "Enabled": enabled,
         "Settings": {
             **(current.get("Settings") or {}),
-            "Env": _env_list({**settings, **options}),
+            "Env": _pairs({**settings, **options}),
         },
     }
-    yield FactChange(facts=changes, expect=((DockerPlugin, key, [predicted]),))
+    yield _predicted(DockerPlugin, {name: predicted})
 
 
 def _env_dict(entries: list[str]) -> dict[str, str]:
     return {k: v for k, _, v in (str(e).partition("=") for e in entries)}
-
-
-def _env_list(values: dict[str, str]) -> list[str]:
-    return [f"{k}={v}" for k, v in values.items()]
 
 
 # Compose --------------------------------------------------------------------------------
@@ -638,17 +635,10 @@ def compose(
     _name(op, project_directory, "project_directory")
     if pull is not None and pull not in ("always", "missing", "never"):
         raise fail(op, f'argument pull must be None, "always", "missing" or "never", got {pull!r}')
-    try:
-        bits: list[Any] = [QuoteString(word) for word in shlex.split(compose_command)]
-    except ValueError as exc:
-        raise fail(op, f"argument compose_command is not a valid command line: {exc}") from exc
-    if not bits:
-        raise fail(op, "argument compose_command must not be empty")
+    bits = _words(op, "compose_command", compose_command)
     bits += ["--project-directory", QuoteString(project_directory)]
-    if project_name:
-        bits += ["--project-name", QuoteString(project_name)]
-    for path in _strings(op, files, "files"):
-        bits += ["-f", QuoteString(path)]
+    bits += _given(("--project-name", project_name))
+    bits += _repeat("-f", _strings(op, files, "files"))
     if present:
         bits += ["up", "-d"]
         if pull:
@@ -664,12 +654,7 @@ def compose(
     if remove_orphans:
         bits.append("--remove-orphans")
     yield StringCommand(*bits)
-    yield FactChange(
-        facts=(
-            DockerContainer, DockerContainers, DockerNetwork, DockerNetworks, DockerVolume,
-            DockerVolumes, DockerImage, DockerImages,
-        )
-    )  # fmt: skip
+    yield FactChange(facts=_ENGINE_FACTS)
 
 
 # Registries -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pyinfra.operations.util import fail
+from pyinfra.operations.util import fail, parse_mode
 
 _CLAUSE = re.compile(r"^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$")
 _ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
@@ -80,18 +80,9 @@ def parse_file_mode(op: str, mode: Any, argument: str = "mode") -> FileMode | No
 
     Integers are read as their digits (``mode=644`` means ``0o644``), as in pyinfra.
     """
-    if mode is None:
-        return None
-    if isinstance(mode, bool):
-        raise fail(op, f"argument {argument} must be an octal mode like 644, got {mode!r}")
-    text = str(mode).strip()
-    if text.startswith("0o"):
-        text = text[2:]
-    if text.isdigit():
-        digits = text.lstrip("0") or "0"
-        if any(c in "89" for c in digits) or len(digits) > 4:
-            raise fail(op, f"argument {argument} must be an octal mode like 644, got {mode!r}")
-        return digits
+    text = str(mode).strip().removeprefix("0o")
+    if mode is None or isinstance(mode, bool) or text.isdigit():
+        return parse_mode(op, mode, argument)
     clauses = text.split(",")
     if not text or not all(_CLAUSE.match(clause) for clause in clauses):
         raise fail(

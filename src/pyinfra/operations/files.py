@@ -61,6 +61,7 @@ from pyinfra.operations.util import (
     deploy_path,
     expected_stat,
     fail,
+    local_sha256,
     parent_dir,
     text_diff,
     want_diff,
@@ -359,14 +360,6 @@ def _hard_link(
 # files.put / files.template ------------------------------------------------------------
 
 
-def _sha256_local(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _time_commands(
     dest: str,
     info: Any,
@@ -415,7 +408,7 @@ def _upload(
 ) -> Commands:
     """Upload a local file (``str``: its path) or content (``bytes``) if it differs."""
     local_sha = (
-        _sha256_local(source) if isinstance(source, str) else hashlib.sha256(source).hexdigest()
+        local_sha256(source) if isinstance(source, str) else hashlib.sha256(source).hexdigest()
     )
     info = host.get_fact(FileInfo, path=dest)
     if info is False and local_name:
@@ -576,7 +569,7 @@ def get(
             f"local directory {local_dir} does not exist (argument dest): "
             "create it or pass create_local_dir=True",
         )
-    if not force and os.path.isfile(local) and _sha256_local(local) == remote_sha:
+    if not force and os.path.isfile(local) and local_sha256(local) == remote_sha:
         return
     if not os.path.isdir(local_dir):
         yield FunctionCommand(os.makedirs, [local_dir], {"exist_ok": True})

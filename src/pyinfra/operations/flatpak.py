@@ -16,8 +16,7 @@ Commands = Generator[Any, Any, None]
 
 
 def _probe(op: str) -> None:
-    none = lambda args: StringCommand("true")  # noqa: E731 - the probe only checks access
-    probe(Manager(op, "flatpak", "is flatpak installed (apt install flatpak)?", none, none))
+    probe(Manager(op, "flatpak", "is flatpak installed (apt install flatpak)?"))
 
 
 @operation()

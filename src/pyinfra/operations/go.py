@@ -6,28 +6,19 @@ import shlex
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra.api.command import StringCommand
+from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.facts.go import GO_BINARIES, GoPackages
-from pyinfra.operations._packaging import (
-    Manager,
-    check_conflicts,
-    ensure_packages,
-    package_list,
-    quoted,
-    split_specs,
-)
+from pyinfra.operations._packaging import Manager, each, ensure_packages, package_specs, quoted
 
 Commands = Generator[Any, Any, None]
 
 
 def _install(args: list[str]) -> StringCommand:
-    return StringCommand(
-        *[
-            b
-            for a in args
-            for b in ("go", "install", *quoted([a if "@" in a else a + "@latest"]), "&&")
-        ][:-1]
+    """``go install PATH@VERSION`` (``@latest`` when unpinned), one package at a time."""
+    return each(
+        args,
+        lambda a: StringCommand("go", "install", QuoteString(a if "@" in a else a + "@latest")),
     )
 
 
@@ -51,8 +42,7 @@ def packages(
     """Install (``go install PATH@VERSION``, ``@latest`` by default), update
     (``latest``) or remove Go binaries, named by package path."""
     op = "go.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "@")
+    specs = package_specs(op, packages, present, latest, "@")
     manager = Manager(
         op=op,
         tool="go",

@@ -10,7 +10,7 @@ from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.launchd import LaunchdStatus
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, plan_service, status_expect
 
 Commands = Generator[Any, Any, None]
 
@@ -37,7 +37,5 @@ def service(
         commands += [_launchctl(service, "stop"), _launchctl(service, "start")]
     if commands:
         yield from commands
-        expect: Any = ()
-        if plan.running_after is not None:
-            expect = ((LaunchdStatus, {}, {**statuses, service: plan.running_after}),)
+        expect = status_expect(plan, LaunchdStatus, {}, statuses, service)
         yield FactChange(facts=(LaunchdStatus,), expect=expect)

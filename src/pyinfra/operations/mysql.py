@@ -27,6 +27,13 @@ from pyinfra.facts.dbclient import (
     mysql_string,
 )
 from pyinfra.facts.mysql import MysqlDatabases, MysqlUserGrants, MysqlUsers
+from pyinfra.operations._database import (
+    check_name,
+    check_sql,
+    drop_entry,
+    entry_change,
+    port_number,
+)
 from pyinfra.operations.util import fail
 
 Commands = Generator[Any, Any, None]
@@ -37,24 +44,20 @@ _PRIVILEGE = re.compile(r"^[A-Za-z][A-Za-z_ ]*$")
 def _conn(
     op: str, user: str | None, password: str | None, hostname: str | None, port: int | None
 ) -> MysqlConnection:
-    if port is not None and (isinstance(port, bool) or not str(port).isdigit()):
-        raise fail(op, f"argument mysql_port must be a port number, got {port!r}")
-    return MysqlConnection(user, password, hostname, int(port) if port is not None else None)
+    return MysqlConnection(user, password, hostname, port_number(op, "mysql_port", port))
+
+
+def _batch(database: str | None) -> tuple[Any, ...]:
+    """The ``mysql`` client's arguments: batch mode, in ``database`` when given."""
+    return ("-B", *([QuoteString(f"--database={database}")] if database else []))
 
 
 def _run_sql(conn: MysqlConnection, sql: str, database: str | None = None) -> Any:
-    args: tuple[Any, ...] = ("-B",)
-    if database:
-        args += (QuoteString(f"--database={database}"),)
-    return mysql_command(conn, args=args, sql=sql)
+    return mysql_command(conn, args=_batch(database), sql=sql)
 
 
 def _check_name(op: str, value: Any, argument: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise fail(op, f"argument {argument} must be a non-empty string, got {value!r}")
-    if "\0" in value or "\n" in value:
-        raise fail(op, f"argument {argument} must not contain NUL or newline characters")
-    return value
+    return check_name(op, value, argument, newlines=False)
 
 
 @operation(is_idempotent=False)
@@ -73,8 +76,7 @@ def sql(
     + mysql_*: connection arguments (see the module's description)
     """
     op = "mysql.sql"
-    if not isinstance(sql, str) or not sql.strip():
-        raise fail(op, f"argument sql must be non-empty SQL text, got {sql!r}")
+    check_sql(op, sql)
     conn = _conn(op, mysql_user, mysql_password, mysql_host, mysql_port)
     yield _run_sql(conn, sql, database)
 
@@ -139,19 +141,20 @@ def user(
     kwargs = conn.fact_kwargs()
     users = host.get_fact(MysqlUsers, **kwargs)
     key = f"{user}@{user_hostname}"
+    grants_kwargs = {"user": user, "hostname": user_hostname, **kwargs}
     account = mysql_account(user, user_hostname)
     current = users.get(key)
 
     if not present:
-        if current is None:
-            host.noop(f"mysql user {key} does not exist")
-            return
-        yield _run_sql(conn, f"DROP USER {account}")
-        remaining = {k: v for k, v in users.items() if k != key}
-        yield FactChange(
-            facts=(MysqlUsers, MysqlUserGrants),
-            expect=((MysqlUsers, kwargs, remaining),),
-            known=((MysqlUserGrants, {"user": user, "hostname": user_hostname, **kwargs}, {}),),
+        yield from drop_entry(
+            f"mysql user {key}",
+            _run_sql(conn, f"DROP USER {account}"),
+            MysqlUsers,
+            kwargs,
+            users,
+            key,
+            also_drop=(MysqlUserGrants,),
+            known=((MysqlUserGrants, grants_kwargs, {}),),
         )
         return
 
@@ -169,17 +172,15 @@ def user(
             **{column: value or 0 for column, value in limits.values()},
             "privileges": [],
         }
-        yield FactChange(
-            facts=(MysqlUsers, MysqlUserGrants),
-            expect=((MysqlUsers, kwargs, {**users, key: predicted}),),
-            # A new account has no privileges: the grants need no new read.
-            known=(
-                (
-                    MysqlUserGrants,
-                    {"user": user, "hostname": user_hostname, **kwargs},
-                    {"*.*": {"USAGE"}},
-                ),
-            ),
+        # A new account has no privileges: the grants need no new read.
+        yield entry_change(
+            MysqlUsers,
+            kwargs,
+            users,
+            key,
+            predicted,
+            also_drop=(MysqlUserGrants,),
+            known=((MysqlUserGrants, grants_kwargs, {"*.*": {"USAGE"}}),),
         )
     else:
         alter: list[str] = []
@@ -212,9 +213,7 @@ def user(
             for column, limit in limits.values():
                 if limit:
                     updated[column] = limit
-            yield FactChange(
-                facts=(MysqlUsers,), expect=((MysqlUsers, kwargs, {**users, key: updated}),)
-            )
+            yield entry_change(MysqlUsers, kwargs, users, key, updated)
         else:
             host.noop(f"mysql user {key} exists")
 
@@ -274,12 +273,14 @@ def database(
     exists = database in databases
 
     if not present:
-        if not exists:
-            host.noop(f"mysql database {database} does not exist")
-            return
-        yield _run_sql(conn, f"DROP DATABASE {mysql_identifier(database)}")
-        remaining = {k: v for k, v in databases.items() if k != database}
-        yield FactChange(facts=(MysqlDatabases,), expect=((MysqlDatabases, kwargs, remaining),))
+        yield from drop_entry(
+            f"mysql database {database}",
+            _run_sql(conn, f"DROP DATABASE {mysql_identifier(database)}"),
+            MysqlDatabases,
+            kwargs,
+            databases,
+            database,
+        )
         return
 
     if exists:
@@ -292,10 +293,7 @@ def database(
             parts.append(f"CHARACTER SET {charset}")
         yield _run_sql(conn, " ".join(parts))
         predicted = {"character_set": charset, "collation_name": collate}
-        yield FactChange(
-            facts=(MysqlDatabases,),
-            expect=((MysqlDatabases, kwargs, {**databases, database: predicted}),),
-        )
+        yield entry_change(MysqlDatabases, kwargs, databases, database, predicted)
 
     if user and user_privileges:
         _check_name(op, user, "user")
@@ -464,10 +462,8 @@ def load(
     """
     op = "mysql.load"
     _check_name(op, src, "src")
-    args: tuple[Any, ...] = ("-B",)
     if database:
         _check_name(op, database, "database")
-        args += (QuoteString(f"--database={database}"),)
     conn = _conn(op, mysql_user, mysql_password, mysql_host, mysql_port)
-    yield mysql_command(conn, args=args, input_file=src)
+    yield mysql_command(conn, args=_batch(database), input_file=src)
     yield FactChange(facts=(MysqlDatabases, MysqlUsers, MysqlUserGrants))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import QuoteString
 from pyinfra.api.operation import operation
 from pyinfra.facts.npm import NpmPackages
 from pyinfra.operations._packaging import (
@@ -14,7 +14,7 @@ from pyinfra.operations._packaging import (
     check_conflicts,
     ensure_packages,
     package_list,
-    quoted,
+    packages_command,
 )
 
 Commands = Generator[Any, Any, None]
@@ -43,17 +43,13 @@ def packages(
     specs = [_spec(raw) for raw in package_list(op, packages)]
     where: list[Any] = ["cd", QuoteString(directory), "&&"] if directory else []
     scope = [] if directory else ["-g"]
-
-    def npm(verb: str) -> Any:
-        return lambda args: StringCommand(*where, "npm", verb, *scope, *quoted(args))
-
     manager = Manager(
         op=op,
         tool="npm",
         hint="is npm installed (apt install npm)?",
-        install=npm("install"),
-        remove=npm("uninstall"),
-        upgrade=npm("update"),
+        install=packages_command(*where, "npm", "install", *scope),
+        remove=packages_command(*where, "npm", "uninstall", *scope),
+        upgrade=packages_command(*where, "npm", "update", *scope),
         needs_root=False,
     )
     yield from ensure_packages(

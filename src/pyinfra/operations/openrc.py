@@ -11,7 +11,7 @@ from pyinfra.api.exceptions import FactError
 from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.openrc import OpenrcEnabled, OpenrcStatus
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, plan_service, status_expect
 from pyinfra.operations.util import chain, fail
 
 Commands = Generator[Any, Any, None]
@@ -51,11 +51,7 @@ def service(
         command,
     )
     commands: list[Any] = list(plan.commands)
-    expect: list[Any] = []
-    if plan.running_after is not None:
-        expect.append(
-            (OpenrcStatus, {"runlevel": runlevel}, {**statuses, service: plan.running_after})
-        )
+    expect = list(status_expect(plan, OpenrcStatus, {"runlevel": runlevel}, statuses, service))
     if isinstance(enabled, bool):
         members = host.get_fact(OpenrcEnabled, runlevel=runlevel)
         if members.get(service, False) != enabled:

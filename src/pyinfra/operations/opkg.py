@@ -6,17 +6,14 @@ from collections.abc import Generator
 from typing import Any
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.opkg import OpkgPackages, OpkgUpgradeablePackages
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
-    package_list,
-    probe,
-    quoted,
-    split_specs,
+    package_specs,
+    packages_command,
+    run_command,
 )
 from pyinfra.operations.util import fail
 
@@ -28,16 +25,16 @@ def _manager(op: str) -> Manager:
         op=op,
         tool="opkg",
         hint="not an OpenWrt host?",
-        install=lambda args: StringCommand("opkg", "install", *quoted(args)),
-        remove=lambda args: StringCommand("opkg", "remove", *quoted(args)),
-        upgrade=lambda args: StringCommand("opkg", "upgrade", *quoted(args)),
+        install=packages_command("opkg", "install"),
+        remove=packages_command("opkg", "remove"),
+        upgrade=packages_command("opkg", "upgrade"),
     )
 
 
 def _run_update(op: str) -> Commands:
-    probe(_manager(op))
-    yield StringCommand("opkg", "update")
-    yield FactChange(facts=(OpkgUpgradeablePackages,))
+    yield from run_command(
+        _manager(op), StringCommand("opkg", "update"), facts=(OpkgUpgradeablePackages,)
+    )
 
 
 @operation()
@@ -59,13 +56,11 @@ def packages(
     """Install, upgrade (``latest``) or remove opkg packages (``opkg update`` first by
     default, as pyinfra does; OpenWrt keeps its lists in RAM)."""
     op = "opkg.packages"
-    check_conflicts(op, present, latest)
-    names = package_list(op, packages or None)
-    for name in names:
-        if "=" in name:
-            raise fail(op, f"opkg cannot pin versions: {name!r} (give the name only)")
-    specs = split_specs(op, names, None)
-    if update and names:
+    specs = package_specs(op, packages or None, present, latest)
+    for spec in specs:
+        if "=" in spec.name:
+            raise fail(op, f"opkg cannot pin versions: {spec.name!r} (give the name only)")
+    if update and specs:
         yield from _run_update(op)
     yield from ensure_packages(
         _manager(op), OpkgPackages, specs, present, latest, also_drop=(OpkgUpgradeablePackages,)

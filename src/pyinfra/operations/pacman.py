@@ -11,21 +11,18 @@ import re
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.pacman import PacmanPackages, PacmanUnpackGroup
 from pyinfra.operations._packaging import (
     Changes,
     Manager,
-    Unsimulated,
-    apply_changes,
     ensure_packages,
-    package_list,
-    probe,
+    package_specs,
+    packages_command,
     quoted,
-    split_specs,
+    run_command,
+    upgrade_all,
 )
 
 Commands = Generator[Any, Any, None]
@@ -45,12 +42,6 @@ def parse_pacman_print(lines: list[str], removing: bool = False) -> Changes:
 
 
 def _manager(op: str) -> Manager:
-    def install(args: list[str]) -> StringCommand:
-        return StringCommand("pacman", "--noconfirm", "-S", "--needed", *quoted(args))
-
-    def remove(args: list[str]) -> StringCommand:
-        return StringCommand("pacman", "--noconfirm", "-R", *quoted(args))
-
     def simulate(kind: str, args: list[str]) -> StringCommand:
         flag = "-R" if kind == "remove" else "-S"
         needed = [] if kind == "remove" else ["--needed"]
@@ -60,32 +51,26 @@ def _manager(op: str) -> Manager:
         op=op,
         tool="pacman",
         hint=HINT,
-        install=install,
-        remove=remove,
+        install=packages_command("pacman", "--noconfirm", "-S", "--needed"),
+        remove=packages_command("pacman", "--noconfirm", "-R"),
         simulate=simulate,
         parse_simulation=parse_pacman_print,
     )
 
 
 def _run_update(op: str) -> Commands:
-    probe(_manager(op))
-    yield StringCommand("pacman", "-Sy")
-    yield FactChange(facts=(PacmanUnpackGroup,))
+    yield from run_command(_manager(op), StringCommand("pacman", "-Sy"), facts=(PacmanUnpackGroup,))
 
 
 def _run_upgrade(op: str) -> Commands:
-    manager = _manager(op)
-    simulate = StringCommand("pacman", "-Su", "--print", *_PRINT_FORMAT)
-    try:
-        changes = parse_pacman_print(probe(manager, simulate, ("upgrade",)))
-    except Unsimulated:
-        changes = {"?": None}
-    if not changes:
-        host.noop("pacman: nothing to upgrade")
-        return
-    current = host.get_fact(PacmanPackages)
-    yield StringCommand("pacman", "--noconfirm", "-Su")
-    yield FactChange(known=((PacmanPackages, {}, apply_changes(current, changes)),))
+    yield from upgrade_all(
+        _manager(op),
+        PacmanPackages,
+        command=StringCommand("pacman", "--noconfirm", "-Su"),
+        simulate=StringCommand("pacman", "-Su", "--print", *_PRINT_FORMAT),
+        parse=parse_pacman_print,
+        nothing="pacman: nothing to upgrade",
+    )
 
 
 @operation()
@@ -117,7 +102,7 @@ def packages(
     installed when pacman has none of its members left to install.
     """
     op = "pacman.packages"
-    specs = split_specs(op, package_list(op, packages), "=", _VERSION)
+    specs = package_specs(op, packages, separator="=", version_pattern=_VERSION)
     if update:
         yield from _run_update(op)
     if upgrade:

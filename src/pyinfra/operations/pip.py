@@ -67,6 +67,19 @@ def parse_spec(op: str, raw: str) -> tuple[Spec, bool]:
     return Spec(raw, name, None), False
 
 
+def requirement_specs(
+    op: str,
+    packages: str | list[str] | None,
+    present: bool,
+    latest: bool,
+    argument: str = "packages",
+) -> list[Spec]:
+    """The checked ``packages`` argument of a Python package operation (pipx, uv) as
+    specs (``name==version`` pins; other specifiers are left to the installer)."""
+    check_conflicts(op, present, latest)
+    return [parse_spec(op, raw)[0] for raw in package_list(op, packages, argument)]
+
+
 def parse_pip_dry_run(lines: list[str]) -> Changes:
     """``Would install six-1.17.0 toml-0.10.2`` -> ``{"six": "1.17.0", "toml": "0.10.2"}``."""
     changes: Changes = {}
@@ -257,14 +270,10 @@ def _virtualenv(
             QuoteString(path),
         )
         tool, hint = "virtualenv", "is virtualenv installed (apt install virtualenv)?"
-    probe(Manager(op, tool, hint, _none, _none, needs_root=False))
+    probe(Manager(op, tool, hint, needs_root=False))
     yield command
     yield FactChange(paths=(path, activate), recursive=True, facts=(PipPackages,))
     return True
-
-
-def _none(_: list[str]) -> StringCommand:
-    return StringCommand("true")
 
 
 @operation()

@@ -6,41 +6,34 @@ from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
+from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.facts.pipx import PipxEnvironment, PipxPackages
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
+    each,
     ensure_packages,
     extra_args,
-    package_list,
-    probe,
     quoted,
+    run_command,
 )
-from pyinfra.operations.pip import canonical_name, parse_spec
+from pyinfra.operations.pip import canonical_name, requirement_specs
 
 Commands = Generator[Any, Any, None]
 HINT = "is pipx installed (apt install pipx)?"
 
 
 def _manager(op: str, extra: list[str]) -> Manager:
-    def install(args: list[str]) -> StringCommand:
-        # one "pipx install" per application: pipx takes one spec with a version
-        bits: list[Any] = []
-        for arg in args:
-            command = StringCommand("pipx", "install", *extra, *quoted([arg]))
-            bits += ["&&", command] if bits else [command]
-        return StringCommand(*bits)
-
+    # one "pipx install"/"pipx uninstall" per application: pipx takes one spec at a time
     return Manager(
         op=op,
         tool="pipx",
         hint=HINT,
-        install=install,
-        remove=lambda args: StringCommand(
-            *[b for a in args for b in ("pipx", "uninstall", *quoted([a]), "&&")][:-1]
+        install=lambda args: each(
+            args, lambda a: StringCommand("pipx", "install", *extra, QuoteString(a))
+        ),
+        remove=lambda args: each(
+            args, lambda a: StringCommand("pipx", "uninstall", QuoteString(a))
         ),
         upgrade=lambda args: StringCommand("pipx", "upgrade", *extra, *quoted(args)),
         needs_root=False,
@@ -58,8 +51,7 @@ def packages(
     """Install, upgrade (``latest``) or uninstall pipx applications; ``name==version``
     pins. ``extra_args`` go to ``pipx install``/``pipx upgrade``."""
     op = "pipx.packages"
-    check_conflicts(op, present, latest)
-    specs = [parse_spec(op, raw)[0] for raw in package_list(op, packages)]
+    specs = requirement_specs(op, packages, present, latest)
     yield from ensure_packages(
         _manager(op, _extra(extra_args)), PipxPackages, specs, present, latest
     )
@@ -72,9 +64,9 @@ def _extra(value: str | None) -> list[str]:
 @operation()
 def upgrade_all() -> Commands:
     """``pipx upgrade-all``."""
-    probe(_manager("pipx.upgrade_all", []))
-    yield StringCommand("pipx", "upgrade-all")
-    yield FactChange(facts=(PipxPackages,))
+    yield from run_command(
+        _manager("pipx.upgrade_all", []), StringCommand("pipx", "upgrade-all"), (PipxPackages,)
+    )
 
 
 @operation()
@@ -88,6 +80,4 @@ def ensure_path() -> Commands:
     if bin_dir and bin_dir in (path or "").split(":"):
         host.noop(f"{bin_dir} is on the PATH")
         return
-    probe(_manager("pipx.ensure_path", []))
-    yield StringCommand("pipx", "ensurepath")
-    yield FactChange(facts=())
+    yield from run_command(_manager("pipx.ensure_path", []), StringCommand("pipx", "ensurepath"))

@@ -8,13 +8,7 @@ from typing import Any
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.facts.pkg import PkgPackages
-from pyinfra.operations._packaging import (
-    Manager,
-    ensure_packages,
-    package_list,
-    quoted,
-    split_specs,
-)
+from pyinfra.operations._packaging import Manager, ensure_packages, package_specs, quoted
 
 Commands = Generator[Any, Any, None]
 
@@ -36,7 +30,7 @@ def packages(
     """Install or remove packages with ``pkg install``/``pkg delete`` (FreeBSD), else
     ``pkg_add``/``pkg_delete`` with ``PKG_PATH`` set to ``pkg_path`` when given."""
     op = "pkg.packages"
-    specs = split_specs(op, package_list(op, packages), None)
+    specs = package_specs(op, packages)
     path_env = (
         [StringCommand("PKG_PATH=", QuoteString(pkg_path), _separator="")] if pkg_path else []
     )

@@ -6,17 +6,14 @@ from collections.abc import Generator
 from typing import Any
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.pkgin import PkginPackages
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
-    package_list,
-    probe,
-    quoted,
-    split_specs,
+    package_specs,
+    packages_command,
+    run_command,
 )
 
 Commands = Generator[Any, Any, None]
@@ -27,16 +24,15 @@ def _manager(op: str) -> Manager:
         op=op,
         tool="pkgin",
         hint="not a pkgsrc host (NetBSD, SmartOS)?",
-        install=lambda args: StringCommand("pkgin", "-y", "install", *quoted(args)),
-        remove=lambda args: StringCommand("pkgin", "-y", "remove", *quoted(args)),
-        upgrade=lambda args: StringCommand("pkgin", "-y", "install", *quoted(args)),
+        install=packages_command("pkgin", "-y", "install"),
+        remove=packages_command("pkgin", "-y", "remove"),
+        upgrade=packages_command("pkgin", "-y", "install"),
     )
 
 
 def _run(op: str, verb: str) -> Commands:
-    probe(_manager(op))
-    yield StringCommand("pkgin", "-y", verb)
-    yield FactChange(facts=(PkginPackages,) if verb != "update" else ())
+    facts = (PkginPackages,) if verb != "update" else ()
+    yield from run_command(_manager(op), StringCommand("pkgin", "-y", verb), facts)
 
 
 @operation()
@@ -61,8 +57,7 @@ def packages(
 ) -> Commands:
     """Install, upgrade (``latest``) or remove pkgin packages."""
     op = "pkgin.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), None)
+    specs = package_specs(op, packages, present, latest)
     if update:
         yield from _run(op, "update")
     if upgrade:

@@ -31,6 +31,13 @@ from pyinfra.facts.postgres import (
     _RolePasswordHash,
     _Tablespaces,
 )
+from pyinfra.operations._database import (
+    check_name,
+    check_sql,
+    drop_entry,
+    entry_change,
+    port_number,
+)
 from pyinfra.operations.util import fail
 
 Commands = Generator[Any, Any, None]
@@ -44,20 +51,10 @@ def _conn(
     port: int | None,
     database: str | None,
 ) -> PsqlConnection:
-    if port is not None and (isinstance(port, bool) or not str(port).isdigit()):
-        raise fail(op, f"argument psql_port must be a port number, got {port!r}")
+    number = port_number(op, "psql_port", port)
     if password is not None and ("\n" in password or "\r" in password or "\0" in password):
         raise fail(op, "argument psql_password must not contain newline or NUL characters")
-    number = int(port) if port is not None else None
     return PsqlConnection(user, password, hostname, number, database)
-
-
-def _check_name(op: str, value: Any, argument: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise fail(op, f"argument {argument} must be a non-empty string, got {value!r}")
-    if "\0" in value:
-        raise fail(op, f"argument {argument} must not contain NUL characters")
-    return value
 
 
 def _check_limit(op: str, value: Any) -> int | None:
@@ -88,8 +85,7 @@ def sql(
     + psql_*: connection arguments (see the module's description)
     """
     op = "postgres.sql"
-    if not isinstance(sql, str) or not sql.strip():
-        raise fail(op, f"argument sql must be non-empty SQL text, got {sql!r}")
+    check_sql(op, sql)
     conn = _conn(op, psql_user, psql_password, psql_host, psql_port, psql_database)
     yield psql_command(conn, args=("-A",), sql=sql)
 
@@ -135,7 +131,7 @@ def role(
     + psql_*: connection arguments (see the module's description)
     """
     op = "postgres.role"
-    _check_name(op, role, "role")
+    check_name(op, role, "role")
     limit = _check_limit(op, connection_limit)
     conn = _conn(op, psql_user, psql_password, psql_host, psql_port, psql_database)
     kwargs = conn.fact_kwargs()
@@ -144,12 +140,14 @@ def role(
     name = pg_identifier(role)
 
     if not present:
-        if current is None:
-            host.noop(f"postgresql role {role} does not exist")
-            return
-        yield _run(conn, f"DROP ROLE {name}")
-        remaining = {k: v for k, v in roles.items() if k != role}
-        yield FactChange(facts=(PostgresRoles,), expect=((PostgresRoles, kwargs, remaining),))
+        yield from drop_entry(
+            f"postgresql role {role}",
+            _run(conn, f"DROP ROLE {name}"),
+            PostgresRoles,
+            kwargs,
+            roles,
+            role,
+        )
         return
 
     wanted = {
@@ -172,10 +170,7 @@ def role(
             column: bool(wanted[keyword]) for keyword, column in _ROLE_FLAGS
         }
         predicted["connlimit"] = limit or -1
-        yield FactChange(
-            facts=(PostgresRoles,),
-            expect=((PostgresRoles, kwargs, {**roles, role: predicted}),),
-        )
+        yield entry_change(PostgresRoles, kwargs, roles, role, predicted)
         return
 
     parts = [
@@ -195,10 +190,7 @@ def role(
             updated[column] = True
     if limit:
         updated["connlimit"] = limit
-    yield FactChange(
-        facts=(PostgresRoles, _RolePasswordHash),
-        expect=((PostgresRoles, kwargs, {**roles, role: updated}),),
-    )
+    yield entry_change(PostgresRoles, kwargs, roles, role, updated, also_drop=(_RolePasswordHash,))
 
 
 def _password_is(conn: PsqlConnection, role: str, password: str) -> bool:
@@ -241,7 +233,7 @@ def database(
     + psql_*: connection arguments (see the module's description)
     """
     op = "postgres.database"
-    _check_name(op, database, "database")
+    check_name(op, database, "database")
     limit = _check_limit(op, connection_limit)
     for argument, value in (
         ("encoding", encoding),
@@ -257,13 +249,13 @@ def database(
     name = pg_identifier(database)
 
     if not present:
-        if current is None:
-            host.noop(f"postgresql database {database} does not exist")
-            return
-        yield _run(conn, f"DROP DATABASE {name}")
-        remaining = {k: v for k, v in databases.items() if k != database}
-        yield FactChange(
-            facts=(PostgresDatabases,), expect=((PostgresDatabases, kwargs, remaining),)
+        yield from drop_entry(
+            f"postgresql database {database}",
+            _run(conn, f"DROP DATABASE {name}"),
+            PostgresDatabases,
+            kwargs,
+            databases,
+            database,
         )
         return
 
@@ -291,10 +283,7 @@ def database(
             "istemplate": False,
             "allowconn": True,
         }
-        yield FactChange(
-            facts=(PostgresDatabases,),
-            expect=((PostgresDatabases, kwargs, {**databases, database: predicted}),),
-        )
+        yield entry_change(PostgresDatabases, kwargs, databases, database, predicted)
         return
 
     for keyword, value in (
@@ -323,10 +312,7 @@ def database(
         host.noop(f"postgresql database {database} already exists with the same parameters")
         return
     yield _run(conn, ";\n".join(statements))
-    yield FactChange(
-        facts=(PostgresDatabases,),
-        expect=((PostgresDatabases, kwargs, {**databases, database: updated}),),
-    )
+    yield entry_change(PostgresDatabases, kwargs, databases, database, updated)
 
 
 @operation(is_idempotent=False)
@@ -345,7 +331,7 @@ def dump(
     + psql_*: connection arguments (see the module's description)
     """
     op = "postgres.dump"
-    _check_name(op, dest, "dest")
+    check_name(op, dest, "dest")
     conn = _conn(op, psql_user, psql_password, psql_host, psql_port, psql_database)
     yield psql_command(conn, executable="pg_dump", output_file=dest)
     yield FactChange(paths=(dest,))
@@ -367,7 +353,7 @@ def load(
     + psql_*: connection arguments (see the module's description)
     """
     op = "postgres.load"
-    _check_name(op, src, "src")
+    check_name(op, src, "src")
     conn = _conn(op, psql_user, psql_password, psql_host, psql_port, psql_database)
     yield psql_command(conn, args=("-q",), input_file=src)
     yield FactChange(facts=(PostgresDatabases, PostgresRoles))

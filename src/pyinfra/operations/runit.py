@@ -14,7 +14,7 @@ from pyinfra.facts.files import File
 from pyinfra.facts.runit import RunitManaged, RunitStatus
 from pyinfra.operations.files import file, link
 from pyinfra.operations.nested import inner
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, ensure_service
 from pyinfra.operations.util import check_path, fail
 
 Commands = Generator[Any, Any, None]
@@ -67,10 +67,10 @@ def service(
     )
     if not managed:
         return
-    statuses = host.get_fact(RunitStatus, service=service, svdir=svdir)
-    plan = plan_service(
+    yield from ensure_service(
+        RunitStatus,
+        {"service": service, "svdir": svdir},
         service,
-        statuses.get(service),
         lambda name, action: StringCommand(
             StringCommand("SVDIR=", QuoteString(svdir), _separator=""),
             "sv",
@@ -82,13 +82,6 @@ def service(
         reloaded,
         command,
     )
-    if plan.commands:
-        yield from plan.commands
-        expect: Any = ()
-        if plan.running_after is not None:
-            kwargs = {"service": service, "svdir": svdir}
-            expect = ((RunitStatus, kwargs, {service: plan.running_after}),)
-        yield FactChange(facts=(RunitStatus,), expect=expect)
 
 
 @operation()

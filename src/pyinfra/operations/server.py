@@ -9,6 +9,7 @@ import os
 import posixpath
 import re
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import IO, Any
 
 from pyinfra import context, host
@@ -605,35 +606,39 @@ def _group_list(groups: list[str]) -> QuoteString:
     return QuoteString(",".join(groups))
 
 
+@dataclass(frozen=True)
+class _WantedUser:
+    """The account ``server.user`` asks for (its settings besides the name)."""
+
+    home: str
+    shell: str | None
+    group: str | None
+    groups: list[str]
+    append: bool
+    uid: int | None
+    comment: str | None
+    unique: bool
+
+
 def _useradd(
-    user: str,
-    home: str,
-    shell: str | None,
-    group: str | None,
-    groups: list[str],
-    create_home: bool,
-    system: bool,
-    uid: int | None,
-    comment: str | None,
-    unique: bool,
-    os_name: str,
+    user: str, wanted: _WantedUser, create_home: bool, system: bool, os_name: str
 ) -> StringCommand:
     freebsd = os_name == "FreeBSD"
     bits: list[Any] = ["pw", "useradd", "-n", QuoteString(user)] if freebsd else ["useradd"]
-    bits += ["-d", QuoteString(home)]
-    if shell:
-        bits += ["-s", QuoteString(shell)]
-    if group:
-        bits += ["-g", QuoteString(group)]
-    if groups:
-        bits += ["-G", _group_list(groups)]
+    bits += ["-d", QuoteString(wanted.home)]
+    if wanted.shell:
+        bits += ["-s", QuoteString(wanted.shell)]
+    if wanted.group:
+        bits += ["-g", QuoteString(wanted.group)]
+    if wanted.groups:
+        bits += ["-G", _group_list(wanted.groups)]
     if system and "BSD" not in os_name:
         bits.append("-r")
-    if uid is not None:
-        bits += ["-u", str(uid)]
-    if comment:
-        bits += ["-c", QuoteString(comment)]
-    if not unique:
+    if wanted.uid is not None:
+        bits += ["-u", str(wanted.uid)]
+    if wanted.comment:
+        bits += ["-c", QuoteString(wanted.comment)]
+    if not wanted.unique:
         bits.append("-o")
     if create_home:
         bits.append("-m")
@@ -644,66 +649,48 @@ def _useradd(
     return StringCommand(*bits)
 
 
-def _usermod_flags(
-    existing: dict[str, Any],
-    home: str,
-    shell: str | None,
-    group: str | None,
-    groups: list[str],
-    append: bool,
-    uid: int | None,
-    comment: str | None,
-    unique: bool,
-) -> list[Any]:
+def _usermod_flags(existing: dict[str, Any], wanted: _WantedUser) -> list[Any]:
     bits: list[Any] = []
-    if home and existing.get("home") != home:
-        bits += ["-d", QuoteString(home)]
-    if shell and existing.get("shell") != shell:
-        bits += ["-s", QuoteString(shell)]
-    if group and existing.get("group") != group:
-        bits += ["-g", QuoteString(group)]
-    if groups:
+    if wanted.home and existing.get("home") != wanted.home:
+        bits += ["-d", QuoteString(wanted.home)]
+    if wanted.shell and existing.get("shell") != wanted.shell:
+        bits += ["-s", QuoteString(wanted.shell)]
+    if wanted.group and existing.get("group") != wanted.group:
+        bits += ["-g", QuoteString(wanted.group)]
+    if wanted.groups:
         current = set(existing.get("groups") or [])
-        if append:
-            if not set(groups) <= current:
-                bits += ["-a", "-G", _group_list(groups)]
-        elif set(groups) != current:
-            bits += ["-G", _group_list(groups)]
-    if uid is not None and existing.get("uid") != uid:
-        bits += ["-u", str(uid)] + ([] if unique else ["-o"])
-    if comment and existing.get("comment") != comment:
-        bits += ["-c", QuoteString(comment)]
+        if wanted.append:
+            if not set(wanted.groups) <= current:
+                bits += ["-a", "-G", _group_list(wanted.groups)]
+        elif set(wanted.groups) != current:
+            bits += ["-G", _group_list(wanted.groups)]
+    if wanted.uid is not None and existing.get("uid") != wanted.uid:
+        bits += ["-u", str(wanted.uid)] + ([] if wanted.unique else ["-o"])
+    if wanted.comment and existing.get("comment") != wanted.comment:
+        bits += ["-c", QuoteString(wanted.comment)]
     return bits
 
 
 def _predicted_user(
-    user: str,
-    existing: dict[str, Any] | None,
-    home: str,
-    shell: str | None,
-    group: str | None,
-    groups: list[str],
-    append: bool,
-    uid: int | None,
-    comment: str | None,
-    password: str | None,
+    user: str, existing: dict[str, Any] | None, wanted: _WantedUser, password: str | None
 ) -> dict[str, Any]:
     new = dict(
         existing
         or {"shell": None, "comment": None, "uid": None, "gid": None, "groups": [],
             "lastlog": None, "login_time": None, "password": ""}
     )  # fmt: skip
-    new["home"] = home
-    new["group"] = group or new.get("group") or user
-    if shell:
-        new["shell"] = shell
-    if comment:
-        new["comment"] = comment
-    if uid is not None:
-        new["uid"] = uid
-    if groups:
+    new["home"] = wanted.home
+    new["group"] = wanted.group or new.get("group") or user
+    if wanted.shell:
+        new["shell"] = wanted.shell
+    if wanted.comment:
+        new["comment"] = wanted.comment
+    if wanted.uid is not None:
+        new["uid"] = wanted.uid
+    if wanted.groups:
         old = list(new.get("groups") or [])
-        new["groups"] = old + [g for g in groups if g not in old] if append else list(groups)
+        added = [g for g in wanted.groups if g not in old]
+        new["groups"] = old + added if wanted.append else list(wanted.groups)
     if password is not None:
         new["password"] = password
     return new
@@ -771,22 +758,17 @@ def user(
         return
 
     home_dir = home or (existing or {}).get("home") or f"/home/{user}"
-    commands: list[StringCommand] = []
     if existing is None:
         if not freebsd:
             _require_tool(op, "useradd")
         if not group and user in host.get_fact(Groups):
             group = user  # a group of that name exists: useradd must be told to use it
-        commands.append(
-            _useradd(
-                user, home_dir, shell, group, group_list, create_home, system, uid, comment,
-                unique, os_name,
-            )
-        )  # fmt: skip
+    wanted = _WantedUser(home_dir, shell, group, group_list, append, uid, comment, unique)
+    commands: list[StringCommand] = []
+    if existing is None:
+        commands.append(_useradd(user, wanted, create_home, system, os_name))
     else:
-        flags = _usermod_flags(
-            existing, home_dir, shell, group, group_list, append, uid, comment, unique
-        )
+        flags = _usermod_flags(existing, wanted)
         if flags:
             if not freebsd:
                 _require_tool(op, "usermod")
@@ -806,9 +788,7 @@ def user(
             )
     if commands:
         yield from commands
-        predicted = _predicted_user(
-            user, existing, home_dir, shell, group, group_list, append, uid, comment, password
-        )
+        predicted = _predicted_user(user, existing, wanted, password)
         yield FactChange(facts=touched, expect=((Users, {}, {**users, user: predicted}),))
     elif existing is not None:
         host.noop(f"user {user} exists")

@@ -10,12 +10,13 @@ start/stop/restart/reload/custom command to run, given whether the service runs 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api.command import StringCommand
+from pyinfra.api.facts import FactChange
 from pyinfra.operations.util import fail
 
 # (service name, action) -> the command running that action.
@@ -73,3 +74,38 @@ def plan_service(
     if command:
         add(command)
     return plan
+
+
+def status_expect(
+    plan: ServicePlan,
+    fact: type[Any],
+    fact_kwargs: dict[str, Any],
+    statuses: dict[str, Any],
+    name: str,
+) -> tuple[tuple[type[Any], dict[str, Any], Any], ...]:
+    """The dry-run prediction of the status fact ``fact`` (``{name: running}``, read
+    with ``fact_kwargs``) after ``plan``; none when the plan leaves it unknown."""
+    if plan.running_after is None:
+        return ()
+    return ((fact, fact_kwargs, {**statuses, name: plan.running_after}),)
+
+
+def ensure_service(
+    fact: type[Any],
+    fact_kwargs: dict[str, Any],
+    name: str,
+    formatter: Formatter,
+    running: bool | None,
+    restarted: bool,
+    reloaded: bool,
+    command: str | None,
+) -> Generator[Any, Any, None]:
+    """The ``service`` operation of an init system whose status fact ``fact`` says
+    ``{name: running}``: read it, run the plan's commands, predict the new status."""
+    statuses = host.get_fact(fact, **fact_kwargs)
+    plan = plan_service(name, statuses.get(name), formatter, running, restarted, reloaded, command)
+    if plan.commands:
+        yield from plan.commands
+        yield FactChange(
+            facts=(fact,), expect=status_expect(plan, fact, fact_kwargs, statuses, name)
+        )

@@ -17,8 +17,7 @@ Commands = Generator[Any, Any, None]
 
 
 def _manager(op: str) -> Manager:
-    none = lambda args: StringCommand("true")  # noqa: E731 - the probe only checks access
-    return Manager(op, "snap", "is snapd installed (apt install snapd)?", none, none)
+    return Manager(op, "snap", "is snapd installed (apt install snapd)?")
 
 
 @operation()

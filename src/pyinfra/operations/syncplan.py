@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import posixpath
 from collections.abc import Iterator
@@ -12,18 +11,10 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
 from pyinfra.facts.files import TreeInfo
-from pyinfra.operations.util import same_mode
+from pyinfra.operations.util import local_sha256, same_mode
 
 # Paths per chmod/chown/rm command: keeps command lines well under ARG_MAX.
 BATCH = 200
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def local_tree(
@@ -89,7 +80,7 @@ def sync_commands(
         if (
             entry is None
             or entry.get("type") != "file"
-            or entry.get("sha256") != _sha256(local_path)
+            or entry.get("sha256") != local_sha256(local_path)
         ):
             yield FileUploadCommand(local_path, full(rel))
 

@@ -10,7 +10,7 @@ from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.sysvinit import InitdServiceStatus, InitdStatus, RcLinks
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, plan_service, status_expect
 from pyinfra.operations.util import chain, fail
 
 Commands = Generator[Any, Any, None]
@@ -72,9 +72,9 @@ def service(
             host.noop(f"service {service} is {'enabled' if enabled else 'disabled'}")
     if commands:
         yield from chain(commands)
-        expect: list[Any] = []
-        if plan.running_after is not None:
-            expect.append((InitdServiceStatus, {"service": service}, {service: plan.running_after}))
+        expect = list(
+            status_expect(plan, InitdServiceStatus, {"service": service}, status, service)
+        )
         if enabled is False:
             stop_links = {
                 k: v for k, v in links.items() if not k.rsplit("/", 1)[-1].startswith("S")

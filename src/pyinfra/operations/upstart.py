@@ -7,14 +7,12 @@ import io
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api.command import QuoteString, StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.upstart import UpstartStatus
 from pyinfra.operations import files
 from pyinfra.operations.nested import inner
-from pyinfra.operations.servicectl import check_service_name, plan_service
+from pyinfra.operations.servicectl import check_service_name, ensure_service
 
 Commands = Generator[Any, Any, None]
 
@@ -31,22 +29,16 @@ def service(
     """Start/stop/restart/reload an upstart job (``initctl ACTION NAME``); ``enabled``
     removes (``True``) or writes (``False``) the ``manual`` override file."""
     check_service_name("upstart.service", service)
-    statuses = host.get_fact(UpstartStatus)
-    plan = plan_service(
+    yield from ensure_service(
+        UpstartStatus,
+        {},
         service,
-        statuses.get(service),
         lambda name, action: StringCommand("initctl", action, QuoteString(name)),
         running,
         restarted,
         reloaded,
         command,
     )
-    if plan.commands:
-        yield from plan.commands
-        expect: Any = ()
-        if plan.running_after is not None:
-            expect = ((UpstartStatus, {}, {**statuses, service: plan.running_after}),)
-        yield FactChange(facts=(UpstartStatus,), expect=expect)
     override = f"/etc/init/{service}.override"
     if enabled is True:
         yield from inner(files.file)(path=override, present=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import posixpath
 from typing import Any
@@ -18,6 +19,15 @@ MAX_DIFF_BYTES = 1024 * 1024
 def fail(op: str, message: str) -> OperationValueError:
     """An ``OperationValueError`` with the operation's name in front."""
     return OperationValueError(f"{op}: {message}")
+
+
+def local_sha256(path: str) -> str:
+    """The SHA-256 of a file on this machine (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def parse_mode(op: str, mode: Any, argument: str = "mode") -> str | None:

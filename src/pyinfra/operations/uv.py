@@ -19,14 +19,15 @@ from pyinfra.facts.uv import (
 )
 from pyinfra.operations._packaging import (
     Manager,
-    check_conflicts,
     ensure_packages,
     extra_args,
     package_list,
+    packages_command,
     probe,
     quoted,
+    run_command,
 )
-from pyinfra.operations.pip import canonical_name, parse_spec
+from pyinfra.operations.pip import canonical_name, requirement_specs
 from pyinfra.operations.util import check_path, fail
 
 Commands = Generator[Any, Any, None]
@@ -38,17 +39,16 @@ def _uv(*bits: Any) -> StringCommand:
 
 
 def _manager(op: str, group: str, extra: list[str]) -> Manager:
-    install = "install"
     return Manager(
         op=op,
         tool="uv",
         hint=HINT,
-        install=lambda args: _uv(*group.split(), install, *extra, *quoted(args)),
-        remove=lambda args: _uv(*group.split(), "uninstall", *extra, *quoted(args)),
-        upgrade=lambda args: (
-            _uv("pip", "install", "--upgrade", *extra, *quoted(args))
+        install=packages_command("uv", *group.split(), "install", *extra),
+        remove=packages_command("uv", *group.split(), "uninstall", *extra),
+        upgrade=(
+            packages_command("uv", "pip", "install", "--upgrade", *extra)
             if group == "pip"
-            else _uv("tool", "upgrade", *extra, *quoted(args))
+            else packages_command("uv", "tool", "upgrade", *extra)
         ),
         needs_root=False,
         canonical=canonical_name,
@@ -68,15 +68,14 @@ def packages(
     environment uv picks: an active venv, ``.venv``, or ``--system`` via ``extra_args``);
     ``requirements``: a requirements file on the host to install."""
     op = "uv.packages"
-    check_conflicts(op, present, latest)
-    specs = [parse_spec(op, raw)[0] for raw in package_list(op, packages)]
+    specs = requirement_specs(op, packages, present, latest)
     extra = _extra(extra_args)
     manager = _manager(op, "pip", extra)
     if requirements:
-        probe(manager)
         verb = "install" if present else "uninstall"
-        yield _uv("pip", verb, *extra, "-r", QuoteString(requirements))
-        yield FactChange(facts=(UvPipPackages,))
+        yield from run_command(
+            manager, _uv("pip", verb, *extra, "-r", QuoteString(requirements)), (UvPipPackages,)
+        )
     yield from ensure_packages(manager, UvPipPackages, specs, present, latest)
 
 
@@ -94,8 +93,7 @@ def tools(
 ) -> Commands:
     """Install, upgrade (``latest``) or uninstall tools with ``uv tool``."""
     op = "uv.tools"
-    check_conflicts(op, present, latest)
-    specs = [parse_spec(op, raw)[0] for raw in package_list(op, tools, "tools")]
+    specs = requirement_specs(op, tools, present, latest, "tools")
     yield from ensure_packages(
         _manager(op, "tool", _extra(extra_args)), UvTools, specs, present, latest
     )
@@ -104,9 +102,11 @@ def tools(
 @operation()
 def tools_upgrade_all(*, extra_args: str | list[str] | None = None) -> Commands:
     """``uv tool upgrade --all``."""
-    probe(_manager("uv.tools_upgrade_all", "tool", []))
-    yield _uv("tool", "upgrade", "--all", *_extra(extra_args))
-    yield FactChange(facts=(UvTools,))
+    yield from run_command(
+        _manager("uv.tools_upgrade_all", "tool", []),
+        _uv("tool", "upgrade", "--all", *_extra(extra_args)),
+        (UvTools,),
+    )
 
 
 @operation()
@@ -117,9 +117,9 @@ def tools_update_shell() -> Commands:
     if len(lines) == 2 and lines[0] in lines[1].split(":"):
         host.noop(f"{lines[0]} is on the PATH")
         return
-    probe(_manager("uv.tools_update_shell", "tool", []))
-    yield _uv("tool", "update-shell")
-    yield FactChange(facts=())
+    yield from run_command(
+        _manager("uv.tools_update_shell", "tool", []), _uv("tool", "update-shell")
+    )
 
 
 @operation()
@@ -148,11 +148,13 @@ def pythons(
         if version not in todo:
             host.noop(f"Python {version} is {'' if present else 'not '}installed")
     if todo:
-        probe(_manager(op, "python", []))
-        yield _uv(
-            "python", "install" if present else "uninstall", *_extra(extra_args), *quoted(todo)
+        yield from run_command(
+            _manager(op, "python", []),
+            _uv(
+                "python", "install" if present else "uninstall", *_extra(extra_args), *quoted(todo)
+            ),
+            (UvInstalledPythonsByVersion, UvInstalledPythonsByImplementation),
         )
-        yield FactChange(facts=(UvInstalledPythonsByVersion, UvInstalledPythonsByImplementation))
 
 
 @operation()

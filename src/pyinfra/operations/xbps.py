@@ -6,16 +6,14 @@ from collections.abc import Generator
 from typing import Any
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.xbps import XbpsPackages
 from pyinfra.operations._packaging import (
     Manager,
     ensure_packages,
-    package_list,
-    probe,
-    quoted,
-    split_specs,
+    package_specs,
+    packages_command,
+    run_command,
 )
 
 Commands = Generator[Any, Any, None]
@@ -26,15 +24,14 @@ def _manager(op: str) -> Manager:
         op=op,
         tool="xbps-install",
         hint="not a Void Linux host?",
-        install=lambda args: StringCommand("xbps-install", "-y", *quoted(args)),
-        remove=lambda args: StringCommand("xbps-remove", "-y", *quoted(args)),
+        install=packages_command("xbps-install", "-y"),
+        remove=packages_command("xbps-remove", "-y"),
     )
 
 
 def _run(op: str, *args: str) -> Commands:
-    probe(_manager(op))
-    yield StringCommand("xbps-install", *args)
-    yield FactChange(facts=(XbpsPackages,) if "-u" in args else ())
+    facts = (XbpsPackages,) if "-u" in args else ()
+    yield from run_command(_manager(op), StringCommand("xbps-install", *args), facts)
 
 
 @operation()
@@ -58,7 +55,7 @@ def packages(
 ) -> Commands:
     """Install or remove XBPS packages (``update``/``upgrade`` first if asked)."""
     op = "xbps.packages"
-    specs = split_specs(op, package_list(op, packages), None)
+    specs = package_specs(op, packages)
     if update:
         yield from _run(op, "-S")
     if upgrade:

@@ -6,23 +6,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api.command import StringCommand
-from pyinfra.api.facts import FactChange
 from pyinfra.api.operation import operation
 from pyinfra.facts.rpm import RpmPackage, RpmPackages
 from pyinfra.facts.zypper import ZypperRepositories
 from pyinfra.operations import _rpmfamily as family
-from pyinfra.operations._packaging import (
-    Unsimulated,
-    apply_changes,
-    check_conflicts,
-    ensure_packages,
-    extra_args,
-    package_list,
-    probe,
-    split_specs,
-)
+from pyinfra.operations._packaging import ensure_packages, extra_args, package_specs, run_command
 
 Commands = Generator[Any, Any, None]
 
@@ -67,27 +56,10 @@ def rpm(src: str, present: bool = True) -> Commands:
     yield from family.rpm_file("zypper.rpm", _manager("zypper.rpm"), src, present)
 
 
-def _run_update(op: str) -> Commands:
-    manager = _manager(op)
-    simulate = family.zypper_command("update", [], [], [], dry=True)
-    try:
-        changes = family.parse_zypper_xml(probe(manager, simulate, ("update",)))
-    except Unsimulated:
-        changes = {"?": None}
-    if not changes:
-        host.noop("zypper: nothing to update")
-        return
-    current = host.get_fact(RpmPackages)
-    yield StringCommand("zypper", "--non-interactive", "update")
-    yield FactChange(
-        facts=(RpmPackage,), known=((RpmPackages, {}, apply_changes(current, changes)),)
-    )
-
-
 @operation()
 def update() -> Commands:
     """``zypper update``, only when zypper has something to update."""
-    yield from _run_update("zypper.update")
+    yield from family.zypper_update("zypper.update")
 
 
 @operation()
@@ -108,8 +80,7 @@ def packages(
     ``extra_global_*`` arguments go before the subcommand, the others after it.
     """
     op = "zypper.packages"
-    check_conflicts(op, present, latest)
-    specs = split_specs(op, package_list(op, packages), "=", family._VERSION)
+    specs = package_specs(op, packages, present, latest, "=", family._VERSION)
     manager = family.zypper_manager(
         op,
         extra_args(extra_global_install_args),
@@ -118,11 +89,11 @@ def packages(
         extra_args(extra_uninstall_args),
     )
     if clean:
-        probe(manager)
-        yield StringCommand("zypper", "--non-interactive", "clean", "--all")
-        yield FactChange(facts=())
+        yield from run_command(
+            manager, StringCommand("zypper", "--non-interactive", "clean", "--all")
+        )
     if update:
-        yield from _run_update(op)
+        yield from family.zypper_update(op)
     yield from ensure_packages(
         manager, RpmPackages, specs, present, latest, also_drop=(RpmPackage,)
     )

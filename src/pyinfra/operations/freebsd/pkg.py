@@ -23,8 +23,7 @@ def _pkg(jail: str | None, *bits: Any) -> StringCommand:
 
 
 def _probe(op: str) -> None:
-    none = lambda args: StringCommand("true")  # noqa: E731 - the probe only checks access
-    probe(Manager(op, "pkg", "not a FreeBSD host?", none, none))
+    probe(Manager(op, "pkg", "not a FreeBSD host?"))
 
 
 def _installed(package: str, jail: str | None) -> bool:
