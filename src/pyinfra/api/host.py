@@ -170,8 +170,10 @@ class Host:
         self.current_deploy_kwargs: dict[str, Any] | None = None
         self.current_deploy_data: dict[str, Any] | None = None
         self.current_op_deploy_data: dict[str, Any] | None = None
-        # The result of the operation running on this host now (set by the executor).
+        # The result of the operation running on this host now (set by the executor),
+        # and how to run the commands it yielded that still wait (before a fact read).
         self.current_op_meta: Any = None
+        self.flush_pending_commands: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"Host({self.name!r})"

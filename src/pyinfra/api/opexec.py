@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
+from pyinfra.api import cmdbatch
 from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS
 from pyinfra.api.command import (
     FileDownloadCommand,
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from pyinfra.api.state import State
 
 _nesting = threading.local()
+
+
+class PendingCommandFailed(PyinfraError):
+    """A command the operation yielded failed when it ran (before a fact read)."""
 
 
 def _depth() -> int:
@@ -307,10 +312,31 @@ class _Executor:
         self.declared = False
         self.executed_unknown = False
         self.failed: str | None = None
+        # Consecutive shell commands wait here and go out together (one round trip)
+        # when something else comes, when the operation reads a fact the cache lacks,
+        # or at its end. Not with retries, continue-on-error or command echo (-v).
+        self.pending: list[StringCommand] = []
+        self.batching = not (
+            self.retries
+            or self.retry_until is not None
+            or self.continue_on_error
+            or self.print_output
+            or self.print_input
+        )
 
     def drive(self, generator: Generator[Any, Any, Any]) -> None:
+        previous = self.host.flush_pending_commands
+        self.host.flush_pending_commands = self._flush_before_fact
+        try:
+            self._drive(generator)
+        finally:
+            self.host.flush_pending_commands = previous
+
+    def _drive(self, generator: Generator[Any, Any, Any]) -> None:
         for item in generator:
             if isinstance(item, FactChange):
+                if not self._flush():
+                    return
                 self.declared = True
                 apply_fact_change(self.host, item, self.dry)
                 continue
@@ -328,11 +354,48 @@ class _Executor:
                     CommandResult(_describe(item), True, CommandOutput([], 0), 0.0, False)
                 )
                 continue
+            if isinstance(item, str):
+                item = StringCommand(item)
             if not isinstance(item, FileDownloadCommand):
                 self.executed_unknown = True
+            if self.batching and cmdbatch.can_batch(item, self.connector_kwargs):
+                self.pending.append(item)
+                continue
+            if not self._flush():
+                return
             ok = self._execute_with_retries(item)
             if not ok and not self.continue_on_error:
                 return
+        self._flush()
+
+    def _flush_before_fact(self) -> None:
+        """The operation reads a fact the cache lacks: its commands so far run first."""
+        if not self._flush():
+            raise PendingCommandFailed(self.failed or f"{self.meta.operation} failed")
+
+    def _flush(self) -> bool:
+        """Run the waiting commands; False if one failed."""
+        commands, self.pending = self.pending, []
+        if not commands:
+            return True
+        if len(commands) == 1:
+            return self._execute_with_retries(commands[0])
+        token = cmdbatch.new_token()
+        started = time.monotonic()
+        _ok, output = self.host.run_shell_command(
+            cmdbatch.script(commands, token), **self.connector_kwargs
+        )
+        share = (time.monotonic() - started) / len(commands)
+        parts = cmdbatch.split(output, token, len(commands))
+        for command, part in zip(commands, parts, strict=False):
+            ok = part.exit_code == 0
+            result = CommandResult(
+                _describe(command), ok, cmdbatch.part_output(part, output), share
+            )
+            self.meta.commands.append(result)
+            if not ok and self.failed is None:
+                self.failed = f"{result.command}: {result.output.failure_line()}"
+        return len(parts) == len(commands) and all(p.exit_code == 0 for p in parts)
 
     def finish(self) -> None:
         """Invalidate facts the operation's commands may have changed."""
