@@ -9,10 +9,11 @@ default) into a :class:`ResolvedArguments`; a connector builds exactly from what
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 from pyinfra.api.config import Config
 from pyinfra.api.exceptions import ArgumentTypeError
@@ -37,6 +38,8 @@ class ConnectorArguments(TypedDict, total=False):
     _su_password: str | None
     _doas: bool
     _doas_user: str | None
+    _dzdo: bool
+    _dzdo_user: str | None
     # Shell and environment
     _shell_executable: str | None
     _chdir: str | None
@@ -46,7 +49,7 @@ class ConnectorArguments(TypedDict, total=False):
     _success_exit_codes: Iterable[int]
     _timeout: float | None
     _get_pty: bool
-    _stdin: str | bytes | list[str] | None
+    _stdin: str | bytes | list[str] | IO[Any] | None
     _retries: int
     _retry_delay: float
     _retry_until: Callable[[dict[str, Any]], bool] | None
@@ -111,6 +114,8 @@ ARGUMENT_META: dict[str, ArgumentMeta] = {
     ),
     "_doas": ArgumentMeta("Run the command with doas", _cfg("DOAS"), (bool,), ESCALATION),
     "_doas_user": ArgumentMeta("User to doas to", _cfg("DOAS_USER"), (str,), ESCALATION),
+    "_dzdo": ArgumentMeta("Run the command with dzdo", _cfg("DZDO"), (bool,), ESCALATION),
+    "_dzdo_user": ArgumentMeta("User to dzdo to", _cfg("DZDO_USER"), (str,), ESCALATION),
     "_shell_executable": ArgumentMeta(
         "Shell that runs the command (None: no shell)", _cfg("SHELL"), (str,), SHELL
     ),
@@ -130,9 +135,9 @@ ARGUMENT_META: dict[str, ArgumentMeta] = {
         "Run the command in a pseudo-terminal", _const(False), (bool,), CONTROL
     ),
     "_stdin": ArgumentMeta(
-        "Data written to the command's standard input",
+        "Data written to the command's standard input (text, bytes, lines or a file)",
         _const(None),
-        (str, bytes, list, tuple),
+        (str, bytes, list, tuple, io.IOBase),
         CONTROL,
     ),
     "_retries": ArgumentMeta("Times to retry a failed command", _cfg("RETRY"), (int,), RETRY),
@@ -297,9 +302,9 @@ class ResolvedArguments(Mapping[str, Any]):
 
     @property
     def escalates(self) -> bool:
-        """Whether the command runs as someone else (sudo, su or doas)."""
+        """Whether the command runs as someone else (sudo, su, doas or dzdo)."""
         v = self._values
-        return bool(v["_sudo"] or v["_su_user"] or v["_doas"])
+        return bool(v["_sudo"] or v["_su_user"] or v["_doas"] or v["_dzdo"])
 
     @property
     def target_user(self) -> str | None:
@@ -311,6 +316,8 @@ class ResolvedArguments(Mapping[str, Any]):
             return str(v["_sudo_user"] or "root")
         if v["_doas"]:
             return str(v["_doas_user"] or "root")
+        if v["_dzdo"]:
+            return str(v["_dzdo_user"] or "root")
         return None
 
     def command_arguments(self) -> dict[str, Any]:

@@ -66,9 +66,17 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
     su_password: str | None = _get(arguments, "su_password") or None
     doas: bool = bool(_get(arguments, "doas", False))
     doas_user: str | None = _get(arguments, "doas_user")
+    dzdo: bool = bool(_get(arguments, "dzdo", False))
+    dzdo_user: str | None = _get(arguments, "dzdo_user")
     if isinstance(sudo_password, bool):  # pyinfra 3.x passes True/False here
         sudo_password = None
-    for label, user in (("sudo_user", sudo_user), ("su_user", su_user), ("doas_user", doas_user)):
+    users = (
+        ("sudo_user", sudo_user),
+        ("su_user", su_user),
+        ("doas_user", doas_user),
+        ("dzdo_user", dzdo_user),
+    )
+    for label, user in users:
         if user is not None and (not str(user) or str(user).startswith("-")):
             raise OperationValueError(
                 f"invalid {label} {user!r}: a user name cannot be empty or start with '-'"
@@ -87,7 +95,7 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
             exports.append(StringCommand(key, "=", QuoteString(bit), _separator=""))
         prefix += ["export", *exports, "&&"]
 
-    escalating = sudo or bool(su_user) or doas
+    escalating = sudo or bool(su_user) or doas or dzdo
     wait_for_ready = bool(sudo and sudo_password) or bool(su_user and su_password)
     if wait_for_ready and shell_executable:
         ready = READY_MARKER.decode()
@@ -119,7 +127,9 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
         if preserve_su_env:
             su_bits.append("-m")
         if su_shell:
-            su_bits += ["-s", QuoteString(su_shell)]
+            # su wants an absolute path: the target resolves the name (``bash``)
+            resolved = StringCommand("$(command -v ", QuoteString(su_shell), ")", _separator="")
+            su_bits += ["-s", StringCommand('"', resolved, '"', _separator="")]
         su_bits += [QuoteString(su_user), "-c", QuoteString(full)]
         full = StringCommand(*su_bits)
         if su_password:
@@ -147,6 +157,11 @@ def build_unix_command(command: str | StringCommand, **arguments: Any) -> Escala
         if doas_user:
             doas_bits += ["-u", QuoteString(doas_user)]
         full = StringCommand(*doas_bits, full)
+    elif dzdo:
+        dzdo_bits: list[Any] = ["dzdo", "-H", "-n"]
+        if dzdo_user:
+            dzdo_bits += ["-u", QuoteString(dzdo_user)]
+        full = StringCommand(*dzdo_bits, full)
     if not escalating:
         wait_for_ready = False
     return Escalation(full, tuple(responders), wait_for_ready and bool(responders), needs_pty)

@@ -288,13 +288,17 @@ def _fmt_secs(value: float | None) -> str:
 
 
 def stdin_bytes(stdin: Any) -> bytes | None:
-    """The ``_stdin`` argument as bytes: a string, bytes, or lines (a newline is added
-    to each line that has none)."""
+    """The ``_stdin`` argument as bytes: a string, bytes, a file object (read from where
+    it is), or lines (a newline is added to each line that has none)."""
     if stdin is None:
         return None
     if isinstance(stdin, bytes):
         return stdin
     if isinstance(stdin, str):
         return stdin.encode()
+    read = getattr(stdin, "read", None)
+    if callable(read):
+        data = read()
+        return data.encode() if isinstance(data, str) else bytes(data)
     lines = [line.encode() if isinstance(line, str) else bytes(line) for line in stdin]
     return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
