@@ -109,7 +109,8 @@ def test_su_flags() -> None:
     raw = make_unix_command(
         "id", _su_user="bob", _use_su_login=True, _preserve_su_env=True, _su_shell="/bin/bash"
     ).get_raw_value()
-    assert raw == "su -l -m -s /bin/bash bob -c 'sh -c id'"
+    # the shell is resolved on the target, so a name (``bash``) works as well as a path
+    assert raw == "su -l -m -s \"$(command -v /bin/bash)\" bob -c 'sh -c id'"
 
 
 def test_sudo_password_never_in_command() -> None:

@@ -188,7 +188,7 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     flush = host.flush_pending_commands
     if flush is not None:
         flush()  # the operation's commands so far run before the host is read
-    if batchable(fact_cls, connector_kwargs) and _batching(host):
+    if batchable(fact_cls, connector_kwargs) and _batching(host, connector_kwargs):
         state = host.state
         if state is not None and state.config.FACT_PREFETCH and not host.fact_queries.remembered:
             remember(state, [host])
@@ -205,9 +205,11 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
-def _batching(host: Host) -> bool:
+def _batching(host: Host, connector_kwargs: dict[str, Any]) -> bool:
     state = host.state
-    return state is None or bool(getattr(state.config, "FACT_BATCH", True))
+    if state is not None and not getattr(state.config, "FACT_BATCH", True):
+        return False
+    return host.can_batch_shell_commands(connector_kwargs)
 
 
 # sudo/su saying the user to switch to does not exist (yet): the fact's default, no error.

@@ -382,6 +382,13 @@ class Host:
     # here (the call's, then this host's data, then the run's Config: --sudo...), so a
     # connector builds exactly from what it receives.
 
+    def can_batch_shell_commands(self, arguments: dict[str, Any]) -> bool:
+        """Whether commands with these arguments may share one shell script: the
+        connector runs commands through a POSIX shell, and the run uses one."""
+        if not getattr(self.connector, "batches_shell_commands", False):
+            return False
+        return bool(ResolvedArguments.for_host(self, arguments)["_shell_executable"])
+
     def _resolve_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
         others = {k: v for k, v in arguments.items() if k not in ARGUMENT_META}
         return {**others, **ResolvedArguments.for_host(self, arguments)}

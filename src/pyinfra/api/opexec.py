@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
-from pyinfra.api import cmdbatch
 from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS
+from pyinfra.api.cmdbatch import can_batch, new_token, part_output, script, split
 from pyinfra.api.command import (
     FileDownloadCommand,
     FileUploadCommand,
@@ -316,6 +316,7 @@ class _Executor:
         # when something else comes, when the operation reads a fact the cache lacks,
         # or at its end. Not with retries, continue-on-error or command echo (-v).
         self.pending: list[StringCommand] = []
+        self.shell_batching: bool | None = None  # asked of the host on first use
         self.batching = not (
             self.retries
             or self.retry_until is not None
@@ -358,7 +359,7 @@ class _Executor:
                 item = StringCommand(item)
             if not isinstance(item, FileDownloadCommand):
                 self.executed_unknown = True
-            if self.batching and cmdbatch.can_batch(item, self.connector_kwargs):
+            if self.batching and self._can_batch(item):
                 self.pending.append(item)
                 continue
             if not self._flush():
@@ -367,6 +368,13 @@ class _Executor:
             if not ok and not self.continue_on_error:
                 return
         self._flush()
+
+    def _can_batch(self, command: Any) -> bool:
+        if not can_batch(command, self.connector_kwargs):
+            return False
+        if self.shell_batching is None:
+            self.shell_batching = self.host.can_batch_shell_commands(self.connector_kwargs)
+        return self.shell_batching
 
     def _flush_before_fact(self) -> None:
         """The operation reads a fact the cache lacks: its commands so far run first."""
@@ -380,17 +388,17 @@ class _Executor:
             return True
         if len(commands) == 1:
             return self._execute_with_retries(commands[0])
-        token = cmdbatch.new_token()
+        token = new_token()
         started = time.monotonic()
         _ok, output = self.host.run_shell_command(
-            cmdbatch.script(commands, token), **self.connector_kwargs
+            script(commands, token), **self.connector_kwargs
         )
         share = (time.monotonic() - started) / len(commands)
-        parts = cmdbatch.split(output, token, len(commands))
+        parts = split(output, token, len(commands))
         for command, part in zip(commands, parts, strict=False):
             ok = part.exit_code == 0
             result = CommandResult(
-                _describe(command), ok, cmdbatch.part_output(part, output), share
+                _describe(command), ok, part_output(part, output), share
             )
             self.meta.commands.append(result)
             if not ok and self.failed is None:

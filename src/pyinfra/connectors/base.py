@@ -123,6 +123,10 @@ class BaseConnector(abc.ABC):
 
     state: State
     host: Host
+    # Whether commands may be combined into one shell script (several fact reads, an
+    # operation's consecutive commands: one round trip). Only for connectors that run
+    # every command through a POSIX shell; a connector for network devices must not.
+    batches_shell_commands: bool = False
     handles_execution: bool = False
     data_cls: type = ConnectorData
     data_meta: dict[str, DataMeta] = {}

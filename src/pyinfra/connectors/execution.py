@@ -50,6 +50,8 @@ logger = logging.getLogger("pyinfra")
 class ExecutionConnector(BaseConnector):
     """Base for connectors that run commands by starting a process on the target."""
 
+    batches_shell_commands = True  # every command runs through the target's shell
+
     handles_execution = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
