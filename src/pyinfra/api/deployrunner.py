@@ -188,8 +188,11 @@ def run_deploys(
         else:
             host.invalidate_facts()
     remember = bool(getattr(state.config, "FACT_PREFETCH", False))
+    deploy_key = "\0".join(
+        os.path.abspath(d.path) if isinstance(d, DeployFile) else d.label for d in deploys
+    )
     if remember:
-        prefetch(state, host_list)
+        prefetch(state, host_list, deploy_key)
     run = Scheduler(
         host_list, mode=mode, parallel=pool_size(state, max(1, len(host_list))), diff=diff
     )
@@ -235,5 +238,5 @@ def run_deploys(
     for op_hash in state.finish_started_operations():
         state.trigger_callbacks("operation_end", op_hash)
     if remember:
-        save_queries(state, host_list)
+        save_queries(state, host_list, deploy_key)
     return {host.name: results[host.name] for host in host_list if host.name in results}

@@ -63,12 +63,29 @@ def group_of(query: FactQuery) -> str:
     )
 
 
-def batchable(fact_cls: type[Any], connector_kwargs: dict[str, Any]) -> bool:
-    """Facts that need their own command: a shell of their own, preconditions to check
-    first, secrets or input, a timeout of their own."""
-    if getattr(fact_cls, "shell_executable", None) or "check_preconditions" in vars(fact_cls):
-        return False
-    return not any(k in connector_kwargs for k in ("_stdin", "_timeout", "_get_pty"))
+_batchable: dict[FactKey, bool] = {}
+
+
+def batchable(query: FactQuery) -> bool:
+    """Whether a fact can share a command with others; not those that need their own: a
+    shell of their own, preconditions to check first, input (a secret on stdin...), a
+    timeout or a terminal."""
+    known = _batchable.get(query.key)
+    if known is not None:
+        return known
+    fact_cls = query.fact_cls
+    alone = bool(getattr(fact_cls, "shell_executable", None)) or callable(
+        getattr(fact_cls, "check_preconditions", None)
+    )
+    alone = alone or any(k in query.connector_kwargs for k in ("_stdin", "_timeout", "_get_pty"))
+    if not alone:
+        try:
+            command = fact_cls().command(**query.fact_kwargs)
+        except Exception:  # noqa: BLE001 - the fact's own read will report it
+            command = None
+        alone = command is None or bool(getattr(command, "connector_arguments", None))
+    _batchable[query.key] = not alone
+    return not alone
 
 
 class WantedQueries:
@@ -113,7 +130,11 @@ class WantedQueries:
         for query in following:
             if len(out) >= limit:
                 break
-            if group_of(query) == group and host.fact_cache.get(query.key) is None:
+            if (
+                group_of(query) == group
+                and host.fact_cache.get(query.key) is None
+                and batchable(query)
+            ):
                 out.append(query)
         return out
 
@@ -189,9 +210,10 @@ def _cache_dir(state: State) -> str:
     return os.path.join(base, "pyinfra", "fact-queries")
 
 
-def cache_path(state: State) -> str:
+def cache_path(state: State, deploy_key: str = "") -> str:
+    """One file per inventory (its host names) and deploy (its files, or what ran)."""
     names = sorted(host.name for host in state.inventory) if state.inventory is not None else []
-    digest = hashlib.sha1("\0".join(names).encode()).hexdigest()
+    digest = hashlib.sha1("\0".join([*names, "--", deploy_key]).encode()).hexdigest()
     return os.path.join(_cache_dir(state), f"{digest}.json")
 
 
@@ -219,9 +241,10 @@ def _fact_class(path: str) -> type[Any] | None:
     return cls if is_fact else None
 
 
-def load_queries(state: State) -> dict[str, list[FactQuery]]:
-    """The queries saved for this inventory, per host name (``{}``: none, or unusable)."""
-    path = cache_path(state)
+def load_queries(state: State, deploy_key: str = "") -> dict[str, list[FactQuery]]:
+    """The queries saved for this inventory and deploy, per host name (``{}``: none, or
+    an unusable file)."""
+    path = cache_path(state, deploy_key)
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -252,9 +275,9 @@ def load_queries(state: State) -> dict[str, list[FactQuery]]:
     return out
 
 
-def save_queries(state: State, hosts: Iterable[Host]) -> None:
-    """Remember which facts each host read (merged with what the file had)."""
-    path = cache_path(state)
+def save_queries(state: State, hosts: Iterable[Host], deploy_key: str = "") -> None:
+    """Remember which facts each host read (other hosts' entries in the file stay)."""
+    path = cache_path(state, deploy_key)
     stored: dict[str, Any] = {}
     try:
         with open(path, encoding="utf-8") as handle:
@@ -291,25 +314,25 @@ def save_queries(state: State, hosts: Iterable[Host]) -> None:
         logger.warning("could not save the fact query cache %s: %s", path, exc)
 
 
-def remember(state: State, hosts: list[Host]) -> None:
+def remember(state: State, hosts: list[Host], deploy_key: str = "") -> None:
     """Give each host the order its facts were read in last time (queries, not values);
     its first fact read then reads ahead along it."""
-    saved = load_queries(state)
+    saved = load_queries(state, deploy_key)
     for host in hosts:
         host.fact_queries.remembered = True
         for query in saved.get(host.name, []):
             host.fact_queries.add(query)
 
 
-def prefetch(state: State, hosts: list[Host]) -> None:
+def prefetch(state: State, hosts: list[Host], deploy_key: str = "") -> None:
     """Right after connecting: read, on every host in parallel, the facts it read last
     time (one command per host and privilege group)."""
-    remember(state, hosts)
+    remember(state, hosts, deploy_key)
 
     def fetch(host: Host) -> None:
         groups: dict[str, FactQuery] = {}
         for query in host.fact_queries.all():
-            if host.fact_cache.get(query.key) is None:
+            if host.fact_cache.get(query.key) is None and batchable(query):
                 groups.setdefault(group_of(query), query)
         for first in groups.values():
             batch = host.fact_queries.ahead(host, first)

@@ -188,7 +188,7 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     flush = host.flush_pending_commands
     if flush is not None:
         flush()  # the operation's commands so far run before the host is read
-    if batchable(fact_cls, connector_kwargs) and _batching(host, connector_kwargs):
+    if batchable(query) and _batching(host, connector_kwargs):
         state = host.state
         if state is not None and state.config.FACT_PREFETCH and not host.fact_queries.remembered:
             remember(state, [host])

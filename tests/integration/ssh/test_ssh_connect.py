@@ -18,7 +18,7 @@ from typing import Any
 import paramiko
 import pytest
 
-from pyinfra.api import Config, Inventory
+from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import AuthenticationError, ConnectError, ConnectorDataTypeError
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.ssh.connect import backoff_delay
@@ -47,6 +47,7 @@ def _one_line(exc: BaseException, host: str = "127.0.0.1") -> str:
 
 def test_plain_names_use_ssh_and_default_hostname() -> None:
     inventory = Inventory((["web1.example.invalid", "@ssh/web2.example.invalid"], {}))
+    State(inventory, Config())
     for name in ("web1.example.invalid", "web2.example.invalid"):
         host = inventory.get_host(name)
         assert host.connector_cls is SSHConnector
