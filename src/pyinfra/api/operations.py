@@ -8,6 +8,7 @@ from typing import Any
 
 from pyinfra import context
 from pyinfra.api.deployrunner import DeployCallable, HostRunResult, run_deploys
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.api.results import HostOperationFailed
 from pyinfra.api.state import State, StateStage
@@ -25,7 +26,9 @@ def run_ops(state: State, serial: bool = False, no_wait: bool = False) -> dict[s
     A host whose operation fails stops there (the others go on); ``serial`` runs one
     host at a time per operation, ``no_wait`` lets hosts run ahead of each other.
     Returns each host's result (``success``, ``error``); the operations' own results
-    are in the metas ``add_op`` returned and in ``state.ops``/``state.results``.
+    are in the metas ``add_op`` returned and in ``state.ops``/``state.results``. As in
+    pyinfra 3.x, raises ``PyinfraError`` when no host is left or more than
+    ``FAIL_PERCENT`` of them failed.
     """
     if state.current_stage < StateStage.Execute:
         state.set_stage(StateStage.Execute)
@@ -33,11 +36,17 @@ def run_ops(state: State, serial: bool = False, no_wait: bool = False) -> dict[s
     hosts = state.hosts_with_pending()
     mode = "serial" if serial else ("no_wait" if no_wait else "lockstep")
     try:
-        return run_deploys(
+        results = run_deploys(
             state, hosts, [DeployCallable("run_ops", lambda: _run_pending(state))], mode=mode
         )
     finally:
         state.is_executing = False
+    if hosts and not state.active_hosts:
+        raise PyinfraError("No hosts remaining!")
+    limit = state.config.FAIL_PERCENT
+    if limit is not None and state.failed_percent() > limit:
+        raise PyinfraError(f"Over {limit}% of hosts failed ({round(state.failed_percent())}%)")
+    return results
 
 
 def run_host_op(state: State, host: Host, op_hash: str) -> bool:

@@ -189,7 +189,7 @@ def _register(
         return iter([command.command for command in meta.commands])
 
     state.register_operation(host, meta, global_kwargs, call_args, commands)
-    if announce and state.mark_operation_started(meta.op_hash):
+    if announce and state.mark_operation_started(meta.op_hash, end_others=True):
         state.trigger_callbacks("operation_start", meta.op_hash)
 
 

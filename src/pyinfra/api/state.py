@@ -160,6 +160,7 @@ class State:
         self.results: dict[Host, StateHostResults] = {}
         self._operation_results: dict[str, list[OperationMeta]] = {}
         self._started_ops: list[str] = []
+        self._ended_ops: set[str] = set()
         # Operations planned with add_op/add_deploy, waiting for run_ops, per host.
         self.pending_ops: dict[Host, list[Any]] = {}
         self._lock = threading.RLock()
@@ -294,18 +295,27 @@ class State:
             if meta.op_hash not in order:
                 order.append(meta.op_hash)
 
-    def mark_operation_started(self, op_hash: str) -> bool:
-        """True the first time an operation starts executing in this run (on any host)."""
+    def mark_operation_started(self, op_hash: str, end_others: bool = False) -> bool:
+        """True the first time an operation starts executing in this run (on any host).
+        With ``end_others``, the operations started before it end now (``operation_end``):
+        hosts move to an operation once they are done with the one before."""
         with self._lock:
-            if op_hash in self._started_ops:
+            if op_hash in self._started_ops or op_hash in self._ended_ops:
                 return False
+            ended = self._started_ops if end_others else []
+            if end_others:
+                self._ended_ops.update(ended)
+                self._started_ops = []
             self._started_ops.append(op_hash)
-            return True
+        for previous in ended:
+            self.trigger_callbacks("operation_end", previous)
+        return True
 
     def finish_started_operations(self) -> list[str]:
         """The operations started since the last call, in order (for ``operation_end``)."""
         with self._lock:
             started, self._started_ops = self._started_ops, []
+            self._ended_ops.clear()
             return started
 
     def record_result(self, host: Host, meta: OperationMeta) -> None:
