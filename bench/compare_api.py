@@ -65,7 +65,8 @@ host = inventory.get_host("@local")
 state.set_stage(StateStage.Prepare)
 res = add_op(state, files.directory, path=D + "/made", name="make dir")
 meta = res[host]
-print("planned will_change", meta.will_change, "complete", meta.is_complete(), os.path.exists(D + "/made"))
+made = os.path.exists(D + "/made")
+print("planned will_change", meta.will_change, "complete", meta.is_complete(), made)
 try:
     meta.did_change()
 except RuntimeError as e:
@@ -86,7 +87,8 @@ except PyinfraError as e:
     print("run_ops raised:", e)
 print("ran", meta.did_change(), meta.did_succeed(), os.path.exists(D + "/made"))
 print("names", sorted(state.get_op_meta(meta._hash).names))
-print("op data meta is the same", state.get_op_data_for_host(host, meta._hash).operation_meta is meta)
+same = state.get_op_data_for_host(host, meta._hash).operation_meta is meta
+print("op data meta is the same", same)
 r = state.get_results_for_host(host)
 print("results", r.ops, r.success_ops, r.error_ops)
 print("deploy data default", open(D + "/default").read().strip())
@@ -115,7 +117,8 @@ disconnect_all(state)
 
 
 def default_pyinfra3() -> str:
-    for candidate in (ROOT / "bench/.venvs/pyinfra3/bin/python", Path("/opt/pyinfra310/bin/python")):
+    candidates = (ROOT / "bench/.venvs/pyinfra3/bin/python", Path("/opt/pyinfra310/bin/python"))
+    for candidate in candidates:
         if candidate.exists():
             return str(candidate)
     sys.exit("no pyinfra 3.10 interpreter: run bench/run.py once, or give --pyinfra3")
