@@ -130,25 +130,13 @@ def plan_operation(
     (bad arguments, a failing fact) are raised to the caller."""
     meta.dry = True
     _register(state, host, meta, global_kwargs, call_args or [], announce=False)
-    connector_kwargs = {
-        k: v
-        for k, v in global_kwargs.items()
-        if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
-    }
+    connector_kwargs = _connector_kwargs(global_kwargs)
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
-    outer_meta, host.current_op_meta = host.current_op_meta, meta
     _nesting.depth = _depth() + 1
     try:
-        with inherit_fact_arguments(connector_kwargs):
-            generator = make_generator()
-            if not isinstance(generator, Generator):
-                raise OperationError(
-                    f"{meta.operation} must be a generator function (use `yield` for commands)"
-                )
-            executor.drive(generator)
+        _drive(host, meta, executor, make_generator)
     finally:
         _nesting.depth = _depth() - 1
-        host.current_op_meta = outer_meta
     meta.changed = executor.changed
     meta.maybe_change = executor.changed
     meta.dry = False
@@ -245,21 +233,10 @@ def _run(
     started = time.monotonic()
     if state is not None:
         state.trigger_callbacks("operation_host_start", host, meta.op_hash)
-    connector_kwargs = {
-        k: v
-        for k, v in global_kwargs.items()
-        if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
-    }
+    connector_kwargs = _connector_kwargs(global_kwargs)
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
-    outer_meta, host.current_op_meta = host.current_op_meta, meta
     try:
-        with inherit_fact_arguments(connector_kwargs):
-            generator = make_generator()
-            if not isinstance(generator, Generator):
-                raise OperationError(
-                    f"{meta.operation} must be a generator function (use `yield` for commands)"
-                )
-            executor.drive(generator)
+        _drive(host, meta, executor, make_generator)
     except PyinfraError as exc:
         meta.success = False
         meta.error = str(exc)
@@ -272,13 +249,38 @@ def _run(
         meta.success = executor.failed is None
         if executor.failed is not None:
             meta.error = executor.failed
-    finally:
-        host.current_op_meta = outer_meta
     meta.changed = executor.changed
     meta.ignored_error = meta.success is False and ignore_errors
     executor.finish()
     meta.duration = time.monotonic() - started
     _record(state, host, meta)
+
+
+def _connector_kwargs(global_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The global arguments that reach the connector (not retries: the engine's)."""
+    return {
+        k: v
+        for k, v in global_kwargs.items()
+        if k in ARGUMENT_META and k not in RETRY_ARGUMENT_KEYS
+    }
+
+
+def _drive(
+    host: Host, meta: OperationMeta, executor: _Executor, make_generator: Callable[[], Any]
+) -> None:
+    """Run the operation's generator through ``executor``, with the operation as the
+    host's current one and its privilege arguments inherited by the facts it reads."""
+    outer_meta, host.current_op_meta = host.current_op_meta, meta
+    try:
+        with inherit_fact_arguments(executor.connector_kwargs):
+            generator = make_generator()
+            if not isinstance(generator, Generator):
+                raise OperationError(
+                    f"{meta.operation} must be a generator function (use `yield` for commands)"
+                )
+            executor.drive(generator)
+    finally:
+        host.current_op_meta = outer_meta
 
 
 class _Executor:
@@ -390,16 +392,12 @@ class _Executor:
             return self._execute_with_retries(commands[0])
         token = new_token()
         started = time.monotonic()
-        _ok, output = self.host.run_shell_command(
-            script(commands, token), **self.connector_kwargs
-        )
+        _ok, output = self.host.run_shell_command(script(commands, token), **self.connector_kwargs)
         share = (time.monotonic() - started) / len(commands)
         parts = split(output, token, len(commands))
         for command, part in zip(commands, parts, strict=False):
             ok = part.exit_code == 0
-            result = CommandResult(
-                _describe(command), ok, part_output(part, output), share
-            )
+            result = CommandResult(_describe(command), ok, part_output(part, output), share)
             self.meta.commands.append(result)
             if not ok and self.failed is None:
                 self.failed = f"{result.command}: {result.output.failure_line()}"

@@ -13,14 +13,17 @@ from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors._runner.transfer import DownloadTarget, replace_local_file
 from pyinfra.connectors.execution import ExecutionConnector
+from pyinfra.connectors.rsync import RsyncMixin
 
 
-class LocalConnector(ExecutionConnector):
+class LocalConnector(RsyncMixin, ExecutionConnector):
     """Runs commands through ``sh -c`` in a local subprocess (its own process group).
 
     ``put_file``/``get_file`` copy through a private temp file in the target directory
     and an atomic rename; with ``_sudo``/``_su_user`` they stream through the shell.
     """
+
+    rsync_kind = "local"  # files.rsync (pyinfra.connectors.rsync)
 
     handles_execution = True
 
@@ -62,26 +65,3 @@ class LocalConnector(ExecutionConnector):
             while chunk := source.read(1 << 20):
                 write(chunk)
         return True
-
-    # files.rsync: the local rsync binary (pyinfra.connectors.rsync)
-    def check_can_rsync(self) -> None:
-        from pyinfra.connectors import rsync
-
-        rsync.check_local(self)
-
-    def rsync(self, src: str, dest: str, flags: Any, print_output: bool = False,
-              print_input: bool = False, **arguments: Any) -> bool:  # fmt: skip
-        from pyinfra.connectors import rsync
-
-        return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)
-
-    def rsync_argv(
-        self, src: str, dest: str, flags: Any, arguments: dict[str, Any]
-    ) -> list[str] | None:
-        """The rsync command line ``files.rsync`` previews with (``None`` when a
-        subclass moves files its own way)."""
-        from pyinfra.connectors import rsync
-
-        if type(self).rsync is not LocalConnector.rsync:
-            return None
-        return rsync.local_argv(self, src, dest, list(flags), arguments)

@@ -206,3 +206,37 @@ def pending_changes(
             continue
         changes.append(item)
     return changes
+
+
+class RsyncMixin:
+    """``check_can_rsync``/``rsync``/``rsync_argv`` for a connector whose rsync runs on
+    this machine: ``rsync_kind`` ``"ssh"`` (OpenSSH to the host) or ``"local"``."""
+
+    rsync_kind = "local"
+
+    def check_can_rsync(self) -> None:
+        if self.rsync_kind == "ssh":
+            check_ssh(self)  # type: ignore[arg-type]
+        else:
+            check_local(self)  # type: ignore[arg-type]
+
+    def rsync(
+        self,
+        src: str,
+        dest: str,
+        flags: Any,
+        print_output: bool = False,
+        print_input: bool = False,
+        **arguments: Any,
+    ) -> bool:
+        return transfer(self, src, dest, list(flags), print_output, print_input, arguments)  # type: ignore[arg-type]
+
+    def rsync_argv(
+        self, src: str, dest: str, flags: Any, arguments: dict[str, Any]
+    ) -> list[str] | None:
+        """The rsync command line ``files.rsync`` previews with (``None`` when a
+        subclass moves files its own way)."""
+        if type(self).rsync is not RsyncMixin.rsync:
+            return None
+        make = ssh_argv if self.rsync_kind == "ssh" else local_argv
+        return make(self, src, dest, list(flags), arguments)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors.execution import ExecutionConnector
+from pyinfra.connectors.rsync import RsyncMixin
 from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
 from pyinfra.connectors.ssh.forward import PortForward
 from pyinfra.connectors.ssh.process import SSHProcess
@@ -46,12 +47,14 @@ if TYPE_CHECKING:
     from pyinfra.api.state import State
 
 
-class SSHConnector(ExecutionConnector):
+class SSHConnector(RsyncMixin, ExecutionConnector):
     """Connects to hosts over SSH with paramiko.
 
     ``settings``: connect with these instead of the ones resolved from the host's data
     and ssh_config (``@dockerssh/CONTAINER`` gives the container's address this way).
     """
+
+    rsync_kind = "ssh"  # files.rsync (pyinfra.connectors.rsync)
 
     handles_execution = True
     data_cls = SSHConnectorData
@@ -193,29 +196,6 @@ class SSHConnector(ExecutionConnector):
         with self._lock:
             if forward in self._forwards:
                 self._forwards.remove(forward)
-
-    # files.rsync: OpenSSH's rsync with this host's settings (pyinfra.connectors.rsync)
-    def check_can_rsync(self) -> None:
-        from pyinfra.connectors import rsync
-
-        rsync.check_ssh(self)
-
-    def rsync(self, src: str, dest: str, flags: Any, print_output: bool = False,
-              print_input: bool = False, **arguments: Any) -> bool:  # fmt: skip
-        from pyinfra.connectors import rsync
-
-        return rsync.transfer(self, src, dest, list(flags), print_output, print_input, arguments)
-
-    def rsync_argv(
-        self, src: str, dest: str, flags: Any, arguments: dict[str, Any]
-    ) -> list[str] | None:
-        """The rsync command line ``files.rsync`` previews with (``None`` when a
-        subclass moves files its own way)."""
-        from pyinfra.connectors import rsync
-
-        if type(self).rsync is not SSHConnector.rsync:
-            return None
-        return rsync.ssh_argv(self, src, dest, list(flags), arguments)
 
 
 __all__ = ["SSHConnector", "SSHConnectorData", "PortForward"]
