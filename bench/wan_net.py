@@ -168,6 +168,33 @@ def _spawn(role: str, argv: list[str], marker: str, log: Path) -> Daemon:
     return Daemon(role, proc, marker)
 
 
+# ------------------------------------------------------------------------- cgroups
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")  # cgroup v1, as on this machine kind
+
+
+def _cpu_cgroup(name: str, pid: int) -> Path | None:
+    """Put `pid` (an sshd that has not forked yet) into a cpuacct cgroup of its own, so
+    the CPU time of everything it starts can be read; None where that is impossible."""
+    cgroup = CPUACCT / f"{PREFIX}-{name}"
+    try:
+        cgroup.mkdir(exist_ok=True)
+        (cgroup / "cgroup.procs").write_text(f"{pid}\n")
+    except OSError:
+        return None
+    return cgroup
+
+
+def _remove_cgroups() -> list[str]:
+    removed = []
+    if CPUACCT.is_dir():
+        for cgroup in CPUACCT.glob(f"{PREFIX}-*"):
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()  # only succeeds once no process is left in it
+                removed.append(f"cgroup {cgroup}")
+    return removed
+
+
 # -------------------------------------------------------------------------- network
 
 
@@ -180,6 +207,16 @@ class Host:
     port: int
     sshd_log: Path  # sshd at LogLevel VERBOSE: logins, exec and subsystem requests
     sftp_log: Path  # sftp-server at DEBUG3: one "request N: ..." line per sftp request
+    cgroup: Path | None = None  # cpuacct cgroup of its sshd and everything sshd starts
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by this host's sshd and all its sessions and commands."""
+        if self.cgroup is None:
+            return None
+        try:
+            return int((self.cgroup / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):
+            return None
 
 
 @dataclass
@@ -333,9 +370,11 @@ class Network:
                 "-E",
                 str(host.sshd_log),
             ]
-            self.sshds.append(
-                _spawn(f"sshd-{host.name}", argv, str(config), STATE_DIR / "logs" / "daemons.log")
+            daemon = _spawn(
+                f"sshd-{host.name}", argv, str(config), STATE_DIR / "logs" / "daemons.log"
             )
+            self.sshds.append(daemon)
+            host.cgroup = _cpu_cgroup(host.name, daemon.proc.pid)
         deadline = time.monotonic() + 15
         for host, daemon in zip(self.hosts, self.sshds, strict=True):
             while True:
@@ -493,6 +532,7 @@ def teardown(quiet: bool = False, daemons: list[Daemon] | None = None) -> list[s
         done.append(f"netns {netns}")
     if _run("ip", "link", "delete", BRIDGE, check=False).returncode == 0:
         done.append(f"bridge {BRIDGE}")
+    done += _remove_cgroups()
     for pattern in (f"{RUN_PREFIX}*", f"{DEPLOY_PREFIX}*"):
         for directory in TEMP_ROOT.glob(pattern):
             shutil.rmtree(directory, ignore_errors=True)
