@@ -58,6 +58,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("cli_startup", "median wall time of `pyinfra -y @local exec -- true`"),
         Scenario("ssh_true", "BENCH_N (200) sequential `true` over SSH", ("BENCH_HOST",)),
         Scenario(
+            "ssh_facts",
+            "20 different facts read one after another on an open SSH connection",
+            ("BENCH_HOST",),
+        ),
+        Scenario(
             "ssh_put_get",
             "put_file + get_file of BENCH_SIZE_MB (200) MB over SSH",
             ("BENCH_HOST",),
