@@ -27,6 +27,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.parallel import connect_all, disconnect_all, run_on_hosts
 from pyinfra.api.state import State, StateStage
 from pyinfra.api.util import make_hash
+from pyinfra.connectors.execution import run_streamed
+from pyinfra.connectors.output import OutputLine
 from pyinfra_cli import jsonout
 from pyinfra_cli.configfile import load_config_file
 from pyinfra_cli.deployview import DeployView, operations_table
@@ -215,7 +217,7 @@ def run_cli(opts: CliOptions, ctx: click.Context) -> int:
     outcome = RunOutcome()
     try:
         if isinstance(parsed, ExecCommand):
-            outcome.results = _run_exec(state, connected, parsed.command)
+            outcome.results = _run_exec(state, connected, parsed.command, renderer)
             outcome.exec_command = parsed.command
         elif isinstance(parsed, FactCommand):
             outcome.results, outcome.facts = _run_facts(state, connected, parsed)
@@ -378,11 +380,15 @@ def _fact_args(kwargs: dict[str, Any]) -> str:
 # exec and facts ---------------------------------------------------------------------
 
 
-def _run_exec(state: State, hosts: list[Host], command: str) -> dict[str, HostRunResult]:
+def _run_exec(
+    state: State, hosts: list[Host], command: str, renderer: Renderer
+) -> dict[str, HostRunResult]:
     def run(host: Host) -> HostRunResult:
-        ok, output = host.run_shell_command(
-            command, print_output=True, print_input=state.print_input
-        )
+        # streamed: each line is printed as it comes and not kept (any size of output)
+        def print_line(line: OutputLine) -> None:
+            renderer.line(host.name, line.line, line.buffer_name)
+
+        ok, output = run_streamed(host, command, print_line, print_input=state.print_input)
         if ok:
             return HostRunResult(host.name, True)
         detail = output.stderr_lines[-1] if output.stderr_lines else ""
