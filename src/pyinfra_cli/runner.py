@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,6 +218,7 @@ def run_cli(opts: CliOptions, ctx: click.Context) -> int:
 
     outcome = RunOutcome()
     try:
+        _quiet_on_interrupt(state)
         if isinstance(parsed, ExecCommand):
             outcome.results = _run_exec(state, connected, parsed.command, renderer)
             outcome.exec_command = parsed.command
@@ -231,6 +234,21 @@ def run_cli(opts: CliOptions, ctx: click.Context) -> int:
     elapsed = time.monotonic() - started
     failed = _report(renderer, state, hosts, outcome, opts, elapsed)
     return 1 if failed else 0
+
+
+def _quiet_on_interrupt(state: State) -> None:
+    """On Ctrl-C, stop showing operation results before the commands and transfers in
+    flight are stopped: what they then report is the interrupt, not host errors (main
+    says what was stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupted(signum: int, frame: Any) -> None:
+        state.callback_handlers.clear()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
 
 
 @dataclass
@@ -277,7 +295,7 @@ def _deploy_pass(
                 reuse_facts=reuse_facts,
             )
     finally:
-        if show:
+        if show and view in state.callback_handlers:  # Ctrl-C took it away already
             state.callback_handlers.remove(view)
 
 

@@ -26,9 +26,15 @@ from typing_extensions import Unpack
 
 from pyinfra.api.arguments import ConnectorArguments, ResolvedArguments
 from pyinfra.api.command import StringCommand
-from pyinfra.api.exceptions import TransferError
+from pyinfra.api.exceptions import ConnectError, TransferError
 from pyinfra.connectors._runner.local import LocalProcess
-from pyinfra.connectors._runner.loop import LineCallback, StdinData, run_process, stdin_bytes
+from pyinfra.connectors._runner.loop import (
+    LineCallback,
+    StdinData,
+    run_process,
+    stdin_bytes,
+    tracked_transfer,
+)
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors._runner.transfer import (
@@ -53,6 +59,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pyinfra")
 
 
+_owner = threading.local()  # the transfer this thread runs, for the commands it starts
+
+
 class _Activity:
     """What one connector has in flight: the processes of its commands and the number
     of transfers running, so that a disconnect can stop them and wait for their
@@ -64,12 +73,17 @@ class _Activity:
         self.cond = threading.Condition()
 
     @contextlib.contextmanager
-    def transfer(self) -> Iterator[None]:
+    def transfer(self, stop: Callable[[], None]) -> Iterator[None]:
+        """One transfer in flight; ``stop`` makes it stop (Ctrl-C). The commands it runs
+        from this thread belong to it (an interrupt counts the transfer, once)."""
         with self.cond:
             self.transfers += 1
         try:
-            yield
+            with tracked_transfer(stop) as token:
+                _owner.token = token
+                yield
         finally:
+            _owner.token = None
             with self.cond:
                 self.transfers -= 1
                 self.cond.notify_all()
@@ -196,6 +210,7 @@ class ExecutionConnector(BaseConnector):
                     wait_for_ready=request.escalation.wait_for_ready,
                     stdout_sink=stdout_sink,
                     keep_output=keep_output,
+                    owner=getattr(_owner, "token", None),
                 )
             finally:
                 with activity.cond:
@@ -230,7 +245,7 @@ class ExecutionConnector(BaseConnector):
     ) -> bool:
         """Upload natively when the connector can, else through the command's stdin."""
         args = _transfer_arguments(arguments)
-        with self._activity().transfer():
+        with self._activity().transfer(self.abort_transfers):
             if self.native_put_file(filename_or_io, remote_filename, args):
                 return True
             return self.stream_put_file(
@@ -248,7 +263,7 @@ class ExecutionConnector(BaseConnector):
     ) -> bool:
         """Download natively when the connector can, else through the command's stdout."""
         args = _transfer_arguments(arguments)
-        with self._activity().transfer():
+        with self._activity().transfer(self.abort_transfers):
             if self.native_get_file(remote_filename, filename_or_io, args):
                 return True
             return self.stream_get_file(
@@ -274,20 +289,40 @@ class ExecutionConnector(BaseConnector):
                     print_input=print_input,
                     stdin=source,
                 )
+        except ConnectError as exc:  # the connection went away: one line, as a transfer error
+            self._cleanup_upload(remote_filename, token, arguments)
+            detail = str(exc).removeprefix(f"{self.host.name}: ")
+            raise TransferError(
+                f"{self.host.name}: upload to {remote_filename} failed: {detail} "
+                "(target left unchanged)"
+            ) from None
         except OSError as exc:
             raise TransferError(
                 f"{self.host.name}: cannot read upload source {filename_or_io!r}: {exc}"
             ) from exc
         if not ok:
             # The upload may have been killed before its own cleanup ran.
-            self.execute(
-                upload_cleanup_command(remote_filename, token), arguments.replace(_timeout=None)
-            )
+            self._cleanup_upload(remote_filename, token, arguments)
             raise TransferError(
                 f"{self.host.name}: upload to {remote_filename} failed: "
                 f"{output.failure_line()} (target left unchanged)"
             )
         return True
+
+    def _cleanup_upload(self, remote: str, token: str, arguments: ResolvedArguments) -> None:
+        command = upload_cleanup_command(remote, token)
+        cleanup_arguments = arguments.replace(_timeout=None)
+        try:
+            self.execute(command, cleanup_arguments)
+        except ConnectError as exc:
+            if not self.defer_cleanup(command, cleanup_arguments):
+                logger.warning("%s: could not remove the temp file of the failed upload to %s: "
+                               "%s", self.host.name, remote, exc)  # fmt: skip
+
+    def defer_cleanup(self, command: StringCommand, arguments: ResolvedArguments) -> bool:
+        """Run ``command`` (a transfer's cleanup) at the next connection, because the
+        connection is gone now; whether the connector can (SSH can)."""
+        return False
 
     def stream_get_file(
         self,

@@ -20,10 +20,12 @@ Bounds the loop keeps, whatever the target does:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 from pyinfra.connectors._runner.markers import READY_MARKER
@@ -36,6 +38,8 @@ from pyinfra.connectors.output import (
     OutputLine,
     decode_line,
 )
+
+logger = logging.getLogger("pyinfra")
 
 LineCallback = Callable[[OutputLine], None]
 StdinData = bytes | IO[bytes] | None
@@ -51,19 +55,59 @@ TAIL_LINES = 200
 _MAX_PENDING = 1 << 20
 
 _live_lock = threading.Lock()
-_live: set[Process] = set()
+# every running command -> the transfer it belongs to (None: a command of its own)
+_live: dict[Process, object | None] = {}
+# every transfer in flight -> how to stop it
+_transfers: dict[object, Callable[[], None]] = {}
+# what Ctrl-C stopped so far (each counted once however often it is killed)
+_stopped: dict[int, str] = {}
+_stopped_refs: list[object] = []  # keeps the ids above from being reused
 
 
 def kill_all_processes() -> int:
-    """Kill every command currently running through any connector (Ctrl-C)."""
+    """Kill every command running through any connector and stop every transfer in
+    flight (Ctrl-C); the number of commands (not part of a transfer) killed now.
+    :func:`stopped_counts` tells what all the calls together stopped."""
     with _live_lock:
-        procs = list(_live)
-    for proc in procs:
+        procs = list(_live.items())
+        transfers = list(_transfers.items())
+        fresh = 0
+        for item, kind in [(p, "command" if o is None else "") for p, o in procs] + [
+            (t, "transfer") for t, _ in transfers
+        ]:
+            if kind and id(item) not in _stopped:
+                _stopped[id(item)] = kind
+                _stopped_refs.append(item)
+                fresh += kind == "command"
+    for _, stop in transfers:
+        stop()
+    for proc, _ in procs:
         try:
             proc.kill()
-        except Exception:  # noqa: BLE001 - best effort during interrupt
-            pass
-    return len(procs)
+        except Exception as exc:  # noqa: BLE001 - a connector's kill: go on with the others
+            logger.warning("could not kill a running command: %s", exc)
+    return fresh
+
+
+def stopped_counts() -> tuple[int, int]:
+    """``(commands, transfers)`` stopped by :func:`kill_all_processes` so far."""
+    with _live_lock:
+        kinds = list(_stopped.values())
+    return kinds.count("command"), kinds.count("transfer")
+
+
+@contextlib.contextmanager
+def tracked_transfer(stop: Callable[[], None]) -> Iterator[object]:
+    """Register a transfer in flight (``stop`` makes it stop); yields its token, to pass
+    as ``owner`` to the commands it runs."""
+    token = object()
+    with _live_lock:
+        _transfers[token] = stop
+    try:
+        yield token
+    finally:
+        with _live_lock:
+            _transfers.pop(token, None)
 
 
 class _Collector:
@@ -264,6 +308,7 @@ def run_process(
     wait_for_ready: bool = False,
     stdout_sink: Callable[[bytes], Any] | None = None,
     keep_output: bool = True,
+    owner: object | None = None,
 ) -> tuple[bool, CommandOutput]:
     """Drive ``process`` to completion and return ``(success, CommandOutput)``.
 
@@ -273,13 +318,16 @@ def run_process(
 
     ``keep_output=False``: stream the lines to ``on_line`` without keeping them; the
     output holds the last :data:`TAIL_LINES` (``omitted_lines`` counts the others).
+
+    ``owner``: the transfer this command is part of (from :func:`tracked_transfer`): an
+    interrupt counts it as that transfer, not as a command.
     """
     collector = _Collector(on_line, keep_output)
     feeder = _StdinFeeder(process, stdin, wait_for_ready)
     prompts = _Prompts(responders, feeder, process)
     max_pending = None if keep_output else _MAX_PENDING
     with _live_lock:
-        _live.add(process)
+        _live[process] = owner
     readers: list[threading.Thread] = []
     exit_code: int | None = None
     timed_out = False
@@ -321,7 +369,7 @@ def run_process(
             _abandon_input(process, feeder)
     finally:
         with _live_lock:
-            _live.discard(process)
+            _live.pop(process, None)
         close = getattr(process, "close", None)
         if close is not None and not feeder.busy and all(not t.is_alive() for t in readers):
             close()

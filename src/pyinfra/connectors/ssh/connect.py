@@ -76,24 +76,28 @@ class RetryableConnectError(ConnectError):
 class Leftovers:
     """What a connection could not finish before it was lost, for the next connection
     to the same host to finish: kills that did not reach the target (PID, start time
-    and the arguments it was escalated with) and temp files that are still there."""
+    and the arguments it was escalated with), temp files of the login user that are
+    still there, and cleanup commands (with the arguments to run them with)."""
 
     kills: list[tuple[int, str, Any]] = field(default_factory=list)
     litter: list[str] = field(default_factory=list)
+    cleanups: list[tuple[Any, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.kills or self.litter)
+        return bool(self.kills or self.litter or self.cleanups)
 
     def take(self) -> Leftovers:
         """Everything recorded so far (and forget it here)."""
-        taken = Leftovers(list(self.kills), list(self.litter))
+        taken = Leftovers(list(self.kills), list(self.litter), list(self.cleanups))
         self.kills.clear()
         self.litter.clear()
+        self.cleanups.clear()
         return taken
 
     def merge(self, other: Leftovers) -> None:
         self.kills += other.kills
         self.litter += [path for path in other.litter if path not in self.litter]
+        self.cleanups += other.cleanups
 
 
 class _SessionGate:

@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import paramiko
 
 from pyinfra.api.arguments import ResolvedArguments
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
@@ -119,6 +120,13 @@ class SSHConnector(ExecutionConnector):
                 forward.close()
             self._forwards.clear()
             self._close_connection()
+
+    def defer_cleanup(self, command: StringCommand, arguments: ResolvedArguments) -> bool:
+        connection = self._connection
+        if connection is None or connection.active:
+            return False
+        connection.leftovers.cleanups.append((command, arguments))
+        return True
 
     def abort_transfers(self) -> None:
         transfer = self._transfer

@@ -402,7 +402,8 @@ def run_helper(
 
 
 def clear_leftovers(connection: SSHConnection, leftovers: Leftovers) -> Leftovers:
-    """Do what a lost connection could not: its kills, then remove its temp files.
+    """Do what a lost connection could not: its kills, its cleanup commands, then
+    remove its temp files.
     Returns what could not be done now (to try again later)."""
     remaining = Leftovers()
     for pid, start_time, arguments in leftovers.kills:
@@ -413,6 +414,23 @@ def clear_leftovers(connection: SSHConnection, leftovers: Leftovers) -> Leftover
                            connection.settings.name, pid, exc)  # fmt: skip
             if not connection.active:
                 remaining.kills.append((pid, start_time, arguments))
+    for command, arguments in leftovers.cleanups:
+        request = ProcessRequest.build(command, arguments.replace(_timeout=KILL_TIMEOUT))
+        try:
+            ok, output = run_process(
+                SSHProcess(connection, request, urgent=True),
+                timeout=KILL_TIMEOUT,
+                responders=request.responders,
+            )
+        except ConnectError as exc:
+            ok, output = False, None
+            logger.debug("%s: a cleanup failed: %s", connection.settings.name, exc)
+        if not ok:
+            if not connection.active:
+                remaining.cleanups.append((command, arguments))
+            elif output is not None:
+                logger.warning("%s: a cleanup of an interrupted transfer failed: %s",
+                               connection.settings.name, output.failure_line())  # fmt: skip
     if leftovers.litter:
         paths = [QuoteString(path) for path in leftovers.litter]
         try:

@@ -129,8 +129,9 @@ class SSHFileTransfer:
 
     def abort(self) -> None:
         """Make every transfer in flight stop at its next block (it then removes its
-        temp file and raises ``TransferError``); later transfers are refused."""
-        self._stop.set()
+        temp file and raises ``TransferError``); later transfers are not affected."""
+        stop, self._stop = self._stop, threading.Event()
+        stop.set()
 
     def close(self) -> None:
         sftp, self._sftp = self._sftp, None
@@ -199,9 +200,10 @@ class SSHFileTransfer:
         """Download ``remote`` as the login user; a local path is replaced atomically."""
         target = DownloadTarget(filename_or_io)
         write = target.write
+        stop = self._stop
 
         def sink(data: bytes) -> None:
-            if self._stop.is_set():
+            if stop.is_set():
                 raise _Stopped
             try:
                 write(data)
