@@ -115,6 +115,9 @@ class SSHConnector(ExecutionConnector):
             started = time.monotonic()
             self.stop_activity(_STOP_WAIT)
             connection.wait_for_kills(max(0.5, _STOP_WAIT - (time.monotonic() - started)))
+            transfer = self._transfer
+            if transfer is not None:
+                transfer.remove_unfinished()  # stuck ones (a server that stopped reading)
         with self._lock:
             for forward in list(self._forwards):
                 forward.close()

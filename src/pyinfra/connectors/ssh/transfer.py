@@ -126,6 +126,31 @@ class SSHFileTransfer:
         self._sftp: SFTPSession | None = None
         self._umask: int | None = None
         self._stop = threading.Event()
+        self._temps: set[str] = set()
+        self._temps_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _writing(self, temp: str) -> Iterator[None]:
+        """``temp`` is being written (see :meth:`unfinished`)."""
+        with self._temps_lock:
+            self._temps.add(temp)
+        try:
+            yield
+        finally:
+            with self._temps_lock:
+                self._temps.discard(temp)
+
+    def unfinished(self) -> list[str]:
+        """The temp files of transfers still in flight (a transfer stuck on a server
+        that stopped reading never gets to remove its own)."""
+        with self._temps_lock:
+            return sorted(self._temps)
+
+    def remove_unfinished(self) -> None:
+        """Remove the temp files of the transfers still in flight (before a disconnect;
+        what cannot be removed now is left for the next connection)."""
+        for path in self.unfinished():
+            self._remove_quietly(path)
 
     def abort(self) -> None:
         """Make every transfer in flight stop at its next block (it then removes its
@@ -160,6 +185,8 @@ class SSHFileTransfer:
         """Upload into a new private file (mode 600) in ``temp_dir``; its path. The
         caller installs it at ``remote`` and then calls :meth:`remove_staged`."""
         staged = posixpath.join(temp_dir, f"pyinfra-upload-{secrets.token_hex(16)}")
+        with self._temps_lock:
+            self._temps.add(staged)  # until remove_staged
         try:
             with (
                 self._reading(filename_or_io, remote) as source,
@@ -183,6 +210,8 @@ class SSHFileTransfer:
 
     def remove_staged(self, staged: str) -> None:
         """Remove a staged file (the install command normally did already)."""
+        with self._temps_lock:
+            self._temps.discard(staged)
         with self._lock:
             sftp = self._sftp
             if sftp is not None and not sftp.broken and self.connection.active:
@@ -331,6 +360,19 @@ class SSHFileTransfer:
         if existing is not None and existing.is_dir:
             raise self._fail(what, remote, "it is a directory")
         temp = posixpath.join(directory, f".pyinfra-upload.{secrets.token_hex(8)}")
+        with self._writing(temp):
+            self._put_sftp_temp(sftp, source, remote, directory, existing, temp)
+
+    def _put_sftp_temp(
+        self,
+        sftp: SFTPSession,
+        source: _Source,
+        remote: str,
+        directory: str,
+        existing: Attributes | None,
+        temp: str,
+    ) -> None:
+        what = "upload to"
         try:
             handle = sftp.open(
                 temp, O_WRITE | O_CREAT | O_EXCL | O_TRUNC, Attributes(permissions=0o600)
@@ -408,6 +450,10 @@ class SSHFileTransfer:
 
     def _put_scp(self, source: _Source, remote: str, directory: str) -> None:
         temp = posixpath.join(directory, f".pyinfra-upload.{secrets.token_hex(8)}")
+        with self._writing(temp):
+            self._put_scp_temp(source, remote, directory, temp)
+
+    def _put_scp_temp(self, source: _Source, remote: str, directory: str, temp: str) -> None:
         try:
             self._scp_send(source, temp)
         except SCPError as exc:
@@ -420,9 +466,7 @@ class SSHFileTransfer:
             elif temp in detail and "Permission denied" in detail:
                 detail = f"cannot create a file in {directory}: Permission denied (use _sudo?)"
             raise self._fail("upload to", remote, f"{detail}; target left unchanged") from None
-        except (paramiko.SSHException, EOFError) as exc:
-            raise self._lost(exc) from None
-        except BaseException:  # e.g. the local source failed half-way
+        except BaseException:  # the local source failed half-way, the connection was lost...
             self._remove_quietly(temp)
             raise
         finish = StringCommand(
