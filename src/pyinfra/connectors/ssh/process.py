@@ -290,8 +290,14 @@ class SSHProcess:
 
     def _kill_worker(self) -> None:
         try:
-            if not self._pid_seen.wait(5.0) or self.pid is None:
+            # the PID may still be on its way from a host that stopped answering
+            while not self._pid_seen.wait(0.2):
+                if self.channel.closed or not self.connection.active:
+                    break
+            if self.pid is None:
                 self._kill_note = f"{self.name} did not report the command's PID"
+                if not self.connection.active:
+                    self._kill_note = f"{self.connection.lost_message()}; {self._kill_note}"
                 return
             kill_process_tree(
                 self.connection,
