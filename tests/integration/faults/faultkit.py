@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -202,10 +203,13 @@ def kill_processes_with(text: str) -> None:
 # -- temp files -----------------------------------------------------------------------------
 
 
-def written_since(roots: Iterable[str | Path], since: float, depth: int | None = None) -> list[str]:
+def written_since(
+    roots: Iterable[str | Path], since: float, depth: int | None = None, uid: int | None = None
+) -> list[str]:
     """Files and links under ``roots`` modified at or after ``since`` (a ``time.time()``),
-    whose name looks like one of our temp files. Symlinks are never followed; ``depth``
-    limits how deep (1: the roots' own entries)."""
+    whose name looks like one of our temp files (and owned by ``uid`` when given: other
+    tests on this machine may have theirs in flight). Symlinks are never followed;
+    ``depth`` limits how deep (1: the roots' own entries)."""
     found: list[str] = []
     for root in roots:
         base = str(root)
@@ -220,6 +224,8 @@ def written_since(roots: Iterable[str | Path], since: float, depth: int | None =
                 try:
                     stat = os.lstat(path)
                 except OSError:
+                    continue
+                if uid is not None and stat.st_uid != uid:
                     continue
                 if stat.st_mtime >= since - 1 and TEMP_NAMES.search(name):
                     found.append(path)
@@ -422,12 +428,14 @@ class FaultLab:
     ) -> dict[str, list[str]]:
         """Our temp files, per target: anywhere in the containers (written since they
         started); on this machine (ssh2), written since ``since`` in /tmp and /var/tmp
-        (their own entries), the login user's home and ``extra_local`` directories."""
+        (their own entries, owned by the login user), the login user's home and
+        ``extra_local`` directories."""
         found: dict[str, list[str]] = {}
         for target in targets:
             if target == "ssh2":
-                home = os.path.expanduser(f"~{LOCAL_USER}")
-                local = written_since(["/tmp", "/var/tmp"], since, depth=1)
+                user = pwd.getpwnam(LOCAL_USER)
+                home = user.pw_dir
+                local = written_since(["/tmp", "/var/tmp"], since, depth=1, uid=user.pw_uid)
                 local += written_since([home, *extra_local], since)
                 found[target] = sorted(set(local))
             else:

@@ -259,11 +259,21 @@ class SSHConnection:
         """One of this connection's channels was closed."""
         self.gate.released()
 
+    def answered_since(self, moment: float) -> bool:
+        """Whether the server sent anything after ``moment`` (``time.monotonic()``)."""
+        return self.liveness is None or self.liveness.last_received > moment
+
     def wait_for_kills(self, timeout: float) -> None:
-        """Give the kills still on their way (see :mod:`.process`) up to ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        for thread in list(self.kills):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        """Give the kills still on their way (see :mod:`.process`) up to ``timeout`` s;
+        less when the server has not answered anything for a second (a kill's request
+        is answered in milliseconds by a server that answers at all)."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while self.kills and time.monotonic() < deadline:
+            if time.monotonic() - started > 1.0 and not self.answered_since(started):
+                return
+            for thread in list(self.kills):
+                thread.join(0.05)
 
     def close(self) -> None:
         """Close the transport, then the proxy and the jump hosts (innermost first)."""

@@ -108,16 +108,18 @@ class SSHConnector(ExecutionConnector):
             self._leftovers.merge(clear_leftovers(connection, leftovers))
 
     def disconnect(self) -> None:
-        connection = self._connection
+        connection, transfer = self._connection, self._transfer
         if connection is not None and connection.active:
             # stop what is in flight first (they remove their temp files), and let the
             # kills on their way land, while the connection is still there
             started = time.monotonic()
             self.stop_activity(_STOP_WAIT)
             connection.wait_for_kills(max(0.5, _STOP_WAIT - (time.monotonic() - started)))
-            transfer = self._transfer
             if transfer is not None:
-                transfer.remove_unfinished()  # stuck ones (a server that stopped reading)
+                if connection.answered_since(started):
+                    transfer.remove_unfinished()  # stuck ones: a server that stopped reading
+                else:  # a server that stopped answering: for the next connection
+                    connection.leftovers.litter += transfer.unfinished()
         with self._lock:
             for forward in list(self._forwards):
                 forward.close()
@@ -140,16 +142,20 @@ class SSHConnector(ExecutionConnector):
         """Remove what a connection left behind if it still can, keep the rest for the
         next connection, then close."""
         transfer, connection = self._transfer, self._connection
-        if connection is not None:
-            leftovers = connection.leftovers.take()
-            if leftovers and connection.active:
-                leftovers = clear_leftovers(connection, leftovers)
-            self._leftovers.merge(leftovers)
         self._transfer = self._connection = None
         if transfer is not None:
             transfer.close()
-        if connection is not None:
-            connection.close()
+        if connection is None:
+            return
+        leftovers = connection.leftovers.take()
+        if leftovers and connection.active:
+            leftovers = clear_leftovers(connection, leftovers)
+        connection.close()
+        # kills still on their way end now that the connection is closed, recording
+        # what they could not do
+        connection.wait_for_kills(1.0)
+        leftovers.merge(connection.leftovers.take())
+        self._leftovers.merge(leftovers)
 
     @property
     def connection(self) -> SSHConnection:
