@@ -104,7 +104,7 @@ def main() -> None:
             ok, output = host.run_shell_command("id -u", _sudo=True, _sudo_password="wrong")
             result.update(ok=ok, message=_line(output))
         elif scenario == "docker_stdin":
-            ok, output = host.run_shell_command("echo done", _stdin=b"x" * MB)
+            ok, output = host.run_shell_command("echo done", _stdin="x" * MB)
             result.update(ok=ok, message=_line(output))
         elif scenario == "docker_missing_dir":
             host.put_file(io.BytesIO(b"y" * 20 * MB), "/missing/file.bin")
