@@ -11,7 +11,7 @@ import click
 from pyinfra import __version__
 from pyinfra.api.config import PYINFRA_API_VERSION
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.connectors.util import kill_all_processes
+from pyinfra.connectors.util import kill_all_processes, stopped_counts
 from pyinfra_cli.runner import CliOptions, run_cli
 from pyinfra_cli.support import support_text
 
@@ -155,8 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-        killed = kill_all_processes()
-        click.echo(f"pyinfra: interrupted, {killed} running command(s) killed", err=True)
+        kill_all_processes()  # whatever is still running (the hosts' threads did most)
+        commands, transfers = stopped_counts()
+        stopped = f", {transfers} transfer(s) stopped" if transfers else ""
+        click.echo(f"pyinfra: interrupted, {commands} running command(s) killed{stopped}", err=True)
         sys.exit(130)
     except PyinfraError as exc:
         if debug:

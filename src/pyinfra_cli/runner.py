@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.parallel import connect_all, disconnect_all, run_on_hosts
 from pyinfra.api.state import State, StateStage
 from pyinfra.api.util import make_hash
+from pyinfra.connectors.execution import run_streamed
+from pyinfra.connectors.output import OutputLine
 from pyinfra_cli import jsonout
 from pyinfra_cli.configfile import load_config_file
 from pyinfra_cli.deployview import DeployView, operations_table
@@ -216,8 +220,9 @@ def run_cli(opts: CliOptions, ctx: click.Context) -> int:
 
     outcome = RunOutcome()
     try:
+        _quiet_on_interrupt(state)
         if isinstance(parsed, ExecCommand):
-            outcome.results = _run_exec(state, connected, parsed.command)
+            outcome.results = _run_exec(state, connected, parsed.command, renderer)
             outcome.exec_command = parsed.command
         elif isinstance(parsed, FactCommand):
             outcome.results, outcome.facts = _run_facts(state, connected, parsed)
@@ -231,6 +236,21 @@ def run_cli(opts: CliOptions, ctx: click.Context) -> int:
     elapsed = time.monotonic() - started
     failed = _report(renderer, state, hosts, outcome, opts, elapsed)
     return 1 if failed else 0
+
+
+def _quiet_on_interrupt(state: State) -> None:
+    """On Ctrl-C, stop showing operation results before the commands and transfers in
+    flight are stopped: what they then report is the interrupt, not host errors (main
+    says what was stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupted(signum: int, frame: Any) -> None:
+        state.callback_handlers.clear()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
 
 
 @dataclass
@@ -277,7 +297,7 @@ def _deploy_pass(
                 reuse_facts=reuse_facts,
             )
     finally:
-        if show:
+        if show and view in state.callback_handlers:  # Ctrl-C took it away already
             state.callback_handlers.remove(view)
 
 
@@ -380,11 +400,15 @@ def _fact_args(kwargs: dict[str, Any]) -> str:
 # exec and facts ---------------------------------------------------------------------
 
 
-def _run_exec(state: State, hosts: list[Host], command: str) -> dict[str, HostRunResult]:
+def _run_exec(
+    state: State, hosts: list[Host], command: str, renderer: Renderer
+) -> dict[str, HostRunResult]:
     def run(host: Host) -> HostRunResult:
-        ok, output = host.run_shell_command(
-            command, print_output=True, print_input=state.print_input
-        )
+        # streamed: each line is printed as it comes and not kept (any size of output)
+        def print_line(line: OutputLine) -> None:
+            renderer.line(host.name, line.line, line.buffer_name)
+
+        ok, output = run_streamed(host, command, print_line, print_input=state.print_input)
         if ok:
             return HostRunResult(host.name, True)
         detail = output.stderr_lines[-1] if output.stderr_lines else ""

@@ -234,6 +234,10 @@ class _ContainerSSHD:
         return None
 
 
+# How long disconnect() waits for the commands and transfers it stops.
+_STOP_WAIT = 5.0
+
+
 class DockerSSHConnector(ExecutionConnector):
     """Docker containers over SSH: on a remote Docker host, or through their own sshd."""
 
@@ -305,6 +309,9 @@ class DockerSSHConnector(ExecutionConnector):
                 self.host.connector_data["docker_container_id"] = target.lifecycle.container_id
 
     def disconnect(self) -> None:
+        if self._target is not None:
+            # commands and transfers in flight end (and remove their temps) first
+            self.stop_activity(_STOP_WAIT)
         with self._lock:
             target, self._target = self._target, None
         if target is not None:

@@ -49,7 +49,8 @@ class CommandOutput:
     a lost connection...); the line views (``stderr``, ``stderr_lines``, ``output``,
     iteration) show it as a last stderr line ``pyinfra: ...``, so that code reading the
     output the pyinfra 3.x way still sees why. :meth:`failure_line` is the one line
-    that explains a failure, whatever caused it.
+    that explains a failure, whatever caused it. ``omitted_lines`` counts the lines
+    that were streamed to a callback and not kept (only the last ones are).
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class CommandOutput:
         self.exit_code = exit_code
         self.timed_out = timed_out
         self.failure = failure
+        self.omitted_lines = 0
 
     @property
     def lines(self) -> list[OutputLine]:

@@ -19,6 +19,7 @@ from pyinfra.connectors._runner.loop import (
     kill_all_processes,
     run_process,
     stdin_bytes,
+    stopped_counts,
 )
 from pyinfra.connectors._runner.markers import SUDO_PASSWORD_REQUIRED
 from pyinfra.connectors.output import (
@@ -165,6 +166,7 @@ __all__ = [
     "extract_control_arguments",
     "run_local_process",
     "kill_all_processes",
+    "stopped_counts",
     "make_line_logger",
     "log_command",
     "stdin_bytes",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -122,7 +121,7 @@ def test_connect_timeout_and_keepalive_from_ssh_config(env: SSHEnv, tmp_path: Pa
     config.write_text(
         f"Host pyi-slow\n  HostName 127.0.0.1\n  Port {server.getsockname()[1]}\n"
         "  ConnectTimeout 1\n"
-        "Host pyi-alive\n" + _block(env, ServerAliveInterval=7)
+        "Host pyi-alive\n" + _block(env, ServerAliveInterval=7, ServerAliveCountMax=2)
     )
     try:
         with pytest.raises(ConnectError, match=r"pyi-slow: .*timed out after 1 s"):
@@ -137,8 +136,9 @@ def test_connect_timeout_and_keepalive_from_ssh_config(env: SSHEnv, tmp_path: Pa
     try:
         connector = host.connector
         assert isinstance(connector, SSHConnector)
-        packetizer: Any = connector.transport.packetizer  # paramiko internals
-        assert packetizer._Packetizer__keepalive_interval == 7
+        liveness = connector.connection.liveness
+        assert liveness is not None
+        assert (liveness.interval, liveness.count_max) == (7, 2)
     finally:
         host.disconnect()
 

@@ -67,6 +67,8 @@ def test_data_keys_are_typed_and_described(make_host: MakeHost) -> None:
         "ssh_known_hosts_file", "ssh_strict_host_key_checking", "ssh_paramiko_connect_kwargs",
         "ssh_connect_retries", "ssh_connect_retry_min_delay", "ssh_connect_retry_max_delay",
         "ssh_file_transfer_protocol",
+        # ours: ServerAliveInterval / ServerAliveCountMax (dead-peer detection)
+        "ssh_server_alive_interval", "ssh_server_alive_count_max",
     }  # fmt: skip
     assert set(SSHConnectorData.__annotations__) == seed_keys
     assert set(SSH_DATA_META) == seed_keys
@@ -374,8 +376,9 @@ def test_one_transport_nodelay_keepalive_and_real_disconnect(env: SSHEnv) -> Non
         assert connector.transport is transport
         sock: Any = transport.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        packetizer: Any = transport.packetizer  # paramiko internals
-        assert packetizer._Packetizer__keepalive_interval == 30
+        liveness = connector.connection.liveness  # the default keepalive: 15 s, 3 probes
+        assert liveness is not None
+        assert (liveness.interval, liveness.count_max) == (15, 3)
         peer_port = sock.getsockname()[1]
     os.unlink("/tmp/pyi-one-transport")
     assert not transport.is_active()

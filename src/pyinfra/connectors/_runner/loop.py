@@ -5,13 +5,27 @@ that in a :class:`~.process.Process`. :func:`run_process` then does everything e
 same way for every target: reads both output streams concurrently into ordered lines,
 answers password prompts from a private channel, feeds stdin, enforces the timeout by
 killing the process, and builds the :class:`CommandOutput`.
+
+Bounds the loop keeps, whatever the target does:
+
+* a timeout returns within :data:`KILL_GRACE` seconds of the deadline, whether or not
+  the kill reached the target (when it did not, the output says so: the command may
+  still be running);
+* a command that exits without reading its stdin never waits for the rest of its
+  input to be written: once its output has ended, the input is abandoned;
+* ``keep_output=False`` streams each line to ``on_line`` and keeps only the last
+  :data:`TAIL_LINES` lines (for the failure line), so memory stays bounded whatever
+  the command prints.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 from pyinfra.connectors._runner.markers import READY_MARKER
@@ -25,29 +39,83 @@ from pyinfra.connectors.output import (
     decode_line,
 )
 
+logger = logging.getLogger("pyinfra")
+
 LineCallback = Callable[[OutputLine], None]
 StdinData = bytes | IO[bytes] | None
 _STDIN_CHUNK = 1 << 20
+# stdin data up to this size is written before waiting (it fits in any pipe or socket
+# buffer); larger data is fed from a thread of its own, so an exit never waits for it
+_SYNC_STDIN_MAX = 1 << 16
+# after a timeout, how long the kill and the command's end may take before returning
+KILL_GRACE = 0.8
+# lines kept when the output is streamed (keep_output=False), and the longest line held
+# back while waiting for its newline (a longer one is passed on in pieces)
+TAIL_LINES = 200
+_MAX_PENDING = 1 << 20
 
 _live_lock = threading.Lock()
-_live: set[Process] = set()
+# every running command -> the transfer it belongs to (None: a command of its own)
+_live: dict[Process, object | None] = {}
+# every transfer in flight -> how to stop it
+_transfers: dict[object, Callable[[], None]] = {}
+# what Ctrl-C stopped so far (each counted once however often it is killed)
+_stopped: dict[int, str] = {}
+_stopped_refs: list[object] = []  # keeps the ids above from being reused
 
 
 def kill_all_processes() -> int:
-    """Kill every command currently running through any connector (Ctrl-C)."""
+    """Kill every command running through any connector and stop every transfer in
+    flight (Ctrl-C); the number of commands (not part of a transfer) killed now.
+    :func:`stopped_counts` tells what all the calls together stopped."""
     with _live_lock:
-        procs = list(_live)
-    for proc in procs:
+        procs = list(_live.items())
+        transfers = list(_transfers.items())
+        fresh = 0
+        for item, kind in [(p, "command" if o is None else "") for p, o in procs] + [
+            (t, "transfer") for t, _ in transfers
+        ]:
+            if kind and id(item) not in _stopped:
+                _stopped[id(item)] = kind
+                _stopped_refs.append(item)
+                fresh += kind == "command"
+    for _, stop in transfers:
+        stop()
+    for proc, _ in procs:
         try:
             proc.kill()
-        except Exception:  # noqa: BLE001 - best effort during interrupt
-            pass
-    return len(procs)
+        except Exception as exc:  # noqa: BLE001 - a connector's kill: go on with the others
+            logger.warning("could not kill a running command: %s", exc)
+    return fresh
+
+
+def stopped_counts() -> tuple[int, int]:
+    """``(commands, transfers)`` stopped by :func:`kill_all_processes` so far."""
+    with _live_lock:
+        kinds = list(_stopped.values())
+    return kinds.count("command"), kinds.count("transfer")
+
+
+@contextlib.contextmanager
+def tracked_transfer(stop: Callable[[], None]) -> Iterator[object]:
+    """Register a transfer in flight (``stop`` makes it stop); yields its token, to pass
+    as ``owner`` to the commands it runs."""
+    token = object()
+    with _live_lock:
+        _transfers[token] = stop
+    try:
+        yield token
+    finally:
+        with _live_lock:
+            _transfers.pop(token, None)
 
 
 class _Collector:
-    def __init__(self, on_line: LineCallback | None) -> None:
-        self.lines: list[OutputLine] = []
+    """The lines in arrival order: all of them, or (streaming) only the last few."""
+
+    def __init__(self, on_line: LineCallback | None, keep: bool = True) -> None:
+        self.lines: list[OutputLine] | deque[OutputLine] = [] if keep else deque(maxlen=TAIL_LINES)
+        self.count = 0
         self.lock = threading.Lock()
         self.on_line = on_line
 
@@ -57,8 +125,17 @@ class _Collector:
         line = OutputLine(buffer_name, decode_line(raw), raw)
         with self.lock:
             self.lines.append(line)
+            self.count += 1
         if self.on_line is not None:
             self.on_line(line)
+
+    def output(self, exit_code: int | None, timed_out: bool) -> CommandOutput:
+        with self.lock:
+            lines = list(self.lines)
+            omitted = self.count - len(lines)
+        output = CommandOutput(lines, exit_code=exit_code, timed_out=timed_out)
+        output.omitted_lines = omitted
+        return output
 
 
 class _StdinFeeder:
@@ -72,17 +149,34 @@ class _StdinFeeder:
         self.wait_for_ready = wait_for_ready
         self.error: OSError | None = None
         self.source_error: str | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def small(self) -> bool:
+        """Whether the data is written at once (nothing, or a few bytes)."""
+        data = self.data
+        return data is None or (isinstance(data, bytes) and len(data) <= _SYNC_STDIN_MAX)
+
+    @property
+    def busy(self) -> bool:
+        """Still writing (from its own thread)."""
+        return self.thread is not None and self.thread.is_alive()
 
     def send_secret(self, secret: str) -> None:
         with self.lock:
             self.process.write_stdin(secret.encode() + b"\n")
 
     def send_data_soon(self) -> None:
-        """``send_data`` now for bytes, or from its own thread for a stream."""
-        if self.data is None or isinstance(self.data, bytes):
+        """``send_data`` now for a few bytes, else from a thread of its own (a command
+        may exit without reading its input: nothing may wait for that write)."""
+        if self.small:
             self.send_data()
-        else:
-            threading.Thread(target=self.send_data, daemon=True, name="pyinfra-stdin").start()
+            return
+        with self.lock:
+            if self.sent or self.thread is not None:
+                return
+            self.thread = threading.Thread(target=self.send_data, daemon=True, name="pyinfra-stdin")
+        self.thread.start()
 
     def send_data(self) -> None:
         with self.lock:
@@ -138,7 +232,10 @@ class _Prompts:
                 if refused:
                     self.refusals.append(responder.refused)
             if refused:
-                self.process.kill()
+                # the command never started: a process that can stop the escalation
+                # tool without escalating again (another refused attempt) does so
+                stop = getattr(self.process, "kill_refused", None) or self.process.kill
+                stop()
                 continue
             answered_now = True
             try:
@@ -157,6 +254,7 @@ def _reader(
     prompts: _Prompts,
     feeder: _StdinFeeder,
     sink: Callable[[bytes], Any] | None = None,
+    max_pending: int | None = None,
 ) -> None:
     pending = b""
     swallow_newline = False
@@ -192,6 +290,9 @@ def _reader(
             *complete, pending = pending.split(b"\n")
             for raw in complete:
                 collector.add(buffer_name, raw)
+        if max_pending is not None and len(pending) > max_pending:
+            collector.add(buffer_name, pending)  # a line without end: pass it on in pieces
+            pending = b""
     if pending:
         collector.add(buffer_name, pending)
 
@@ -206,19 +307,31 @@ def run_process(
     responders: Sequence[Responder] = (),
     wait_for_ready: bool = False,
     stdout_sink: Callable[[bytes], Any] | None = None,
+    keep_output: bool = True,
+    owner: object | None = None,
 ) -> tuple[bool, CommandOutput]:
     """Drive ``process`` to completion and return ``(success, CommandOutput)``.
 
     ``wait_for_ready``: the command prints :data:`~.markers.READY_MARKER` once
     escalation is done; stdin data is held back until then, so that it can never be
     mistaken for a password (and a password can never reach the command).
+
+    ``keep_output=False``: stream the lines to ``on_line`` without keeping them; the
+    output holds the last :data:`TAIL_LINES` (``omitted_lines`` counts the others).
+
+    ``owner``: the transfer this command is part of (from :func:`tracked_transfer`): an
+    interrupt counts it as that transfer, not as a command.
     """
-    collector = _Collector(on_line)
+    collector = _Collector(on_line, keep_output)
     feeder = _StdinFeeder(process, stdin, wait_for_ready)
     prompts = _Prompts(responders, feeder, process)
+    max_pending = None if keep_output else _MAX_PENDING
     with _live_lock:
-        _live.add(process)
-    threads: list[threading.Thread] = []
+        _live[process] = owner
+    readers: list[threading.Thread] = []
+    exit_code: int | None = None
+    timed_out = False
+    started = time.monotonic()
     try:
         streams: list[tuple[Callable[[], bytes], str]] = [(process.read_stdout, "stdout")]
         if process.has_stderr:
@@ -227,22 +340,14 @@ def run_process(
             sink = stdout_sink if name == "stdout" else None
             thread = threading.Thread(
                 target=_reader,
-                args=(read, name, collector, prompts, feeder, sink),
+                args=(read, name, collector, prompts, feeder, sink, max_pending),
                 daemon=True,
                 name=f"pyinfra-{name}",
             )
             thread.start()
-            threads.append(thread)
+            readers.append(thread)
         if not responders and not wait_for_ready:
-            if stdin is None or isinstance(stdin, bytes):
-                feeder.send_data()
-            else:  # a stream: feed it from its own thread while we read the output
-                feeder_thread = threading.Thread(
-                    target=feeder.send_data, daemon=True, name="pyinfra-stdin"
-                )
-                feeder_thread.start()
-                threads.append(feeder_thread)
-        started = time.monotonic()
+            feeder.send_data_soon()
         try:
             exit_code = process.wait(timeout)
         except BaseException:
@@ -250,24 +355,41 @@ def run_process(
             raise
         timed_out = exit_code is None
         if timed_out:
+            kill_deadline = time.monotonic() + KILL_GRACE
             process.kill()
-            exit_code = process.wait(5)
-        deadline = time.monotonic() + (2.0 if timed_out else 30.0)
-        for thread in threads:
+            exit_code = process.wait(max(0.05, kill_deadline - time.monotonic()))
+            deadline = time.monotonic() + 0.1
+        else:
+            deadline = time.monotonic() + 30.0
+        for thread in readers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if exit_code is not None and feeder.busy and not any(t.is_alive() for t in readers):
+            # The command has ended, and so has its output, but its input is still being
+            # written: it exited without reading it all. Stop writing.
+            _abandon_input(process, feeder)
     finally:
         with _live_lock:
-            _live.discard(process)
+            _live.pop(process, None)
         close = getattr(process, "close", None)
-        if close is not None and all(not t.is_alive() for t in threads):
+        if close is not None and not feeder.busy and all(not t.is_alive() for t in readers):
             close()
-    output = CommandOutput(collector.lines, exit_code=exit_code, timed_out=timed_out)
+    output = collector.output(exit_code, timed_out)
     if timed_out:
         elapsed = time.monotonic() - started
-        output.fail(
-            TIMEOUT,
-            f"command timed out after {_fmt_secs(timeout)} s and was killed (ran {elapsed:.1f} s)",
-        )
+        if exit_code is None:
+            note = process_failure(process, output)
+            detail = (
+                note.message
+                if note is not None
+                else "it did not end when killed and may still be running"
+            )
+            output.fail(TIMEOUT, f"command timed out after {_fmt_secs(timeout)} s; {detail}")
+        else:
+            output.fail(
+                TIMEOUT,
+                f"command timed out after {_fmt_secs(timeout)} s and was killed "
+                f"(ran {elapsed:.1f} s)",
+            )
         return False, output
     if prompts.refusals:
         output.failure = prompts.refusals[0]
@@ -279,6 +401,15 @@ def run_process(
     if not ok:
         output.failure = process_failure(process, output)
     return ok, output
+
+
+def _abandon_input(process: Process, feeder: _StdinFeeder) -> None:
+    """Unblock a write to a command that has ended (its streams are released)."""
+    close = getattr(process, "close", None)
+    if close is not None:
+        close()
+    if feeder.thread is not None:
+        feeder.thread.join(1.0)
 
 
 def _fmt_secs(value: float | None) -> str:

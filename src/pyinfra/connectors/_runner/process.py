@@ -14,9 +14,11 @@ class Process(Protocol):
     """Transport primitives of one running command.
 
     Optional extras the runner uses when present: ``close()`` (release the streams once
-    both are read) and ``failure(output) -> Failure | None`` (why a failed command
-    failed when the reason is not in its output: the connection was lost, the container
-    stopped).
+    both are read; also used to stop writing to a command that ended without reading
+    its input), ``failure(output) -> Failure | None`` (why a failed command failed when
+    the reason is not in its output: the connection was lost, the container stopped;
+    after a timeout whose kill did not end the command: why not) and ``kill_refused()``
+    (the sudo/su password was refused: stop without escalating again).
     """
 
     has_stderr: bool  # False when stderr is merged into stdout (a pty)

@@ -67,6 +67,10 @@ def container_identifier(data: Any, usage: str) -> str:
     return str(ident)
 
 
+# How long disconnect() waits for the commands and transfers it stops.
+_STOP_WAIT = 5.0
+
+
 class DockerConnector(ExecutionConnector):
     """Commands run through the Docker Engine API's exec endpoints."""
 
@@ -122,6 +126,9 @@ class DockerConnector(ExecutionConnector):
         self.host.connector_data["docker_container_id"] = container_id
 
     def disconnect(self) -> None:
+        if self.lifecycle is not None:
+            # commands and transfers in flight end (and remove their temps) first
+            self.stop_activity(_STOP_WAIT)
         lifecycle, self.lifecycle = self.lifecycle, None
         client, self.client = self.client, None
         if lifecycle is None or client is None:

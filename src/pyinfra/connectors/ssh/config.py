@@ -94,6 +94,7 @@ class SSHHostConfig:
     proxy_command: str | None = None
     connect_timeout: float | None = None
     server_alive_interval: int | None = None
+    server_alive_count_max: int | None = None
     strict_host_key_checking: StrictHostKeyChecking | None = None
     user_known_hosts_file: list[str] | None = None
     forward_agent: bool | None = None
@@ -218,6 +219,12 @@ def _parse_port(value: str) -> int:
     return int(value)
 
 
+def _parse_count(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError
+    return int(value)
+
+
 def _parse_bool(value: str) -> bool:
     lowered = value.lower()
     if lowered in ("yes", "true"):
@@ -326,6 +333,7 @@ _SINGLE_ARG = frozenset(
         "proxyjump",
         "connecttimeout",
         "serveraliveinterval",
+        "serveralivecountmax",
         "stricthostkeychecking",
         "forwardagent",
         "hostkeyalias",
@@ -340,6 +348,7 @@ _CONVERTERS: dict[str, tuple[Callable[[str], object], str]] = {
         "expected seconds such as 10, 2.5 or 1m30s",
     ),
     "serveraliveinterval": (_parse_time, "expected seconds such as 30 or 1m"),
+    "serveralivecountmax": (_parse_count, "expected a number such as 3"),
     "identitiesonly": (_parse_bool, "expected yes or no"),
     "forwardagent": (_parse_forward_agent, "expected yes, no or an agent socket"),
     "stricthostkeychecking": (_parse_strict, "expected yes, accept-new, no, off or ask"),
@@ -631,6 +640,7 @@ class _Lookup:
 
         timeout = typed("connecttimeout")
         alive = typed("serveraliveinterval")
+        alive_max = typed("serveralivecountmax")
         identities_only = typed("identitiesonly")
         forward_agent = typed("forwardagent")
         strict = self.arg("stricthostkeychecking")
@@ -645,6 +655,7 @@ class _Lookup:
             proxy_command=proxy_command,
             connect_timeout=timeout if isinstance(timeout, float) else None,
             server_alive_interval=int(alive) if isinstance(alive, float) else None,
+            server_alive_count_max=alive_max if isinstance(alive_max, int) else None,
             strict_host_key_checking=_parse_strict(strict) if strict is not None else None,
             user_known_hosts_file=known_hosts,
             forward_agent=forward_agent if isinstance(forward_agent, bool) else None,

@@ -21,6 +21,7 @@ import logging
 import random
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from pyinfra.api.exceptions import (
     PyinfraError,
 )
 from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy
+from pyinfra.connectors.ssh.liveness import Liveness
 from pyinfra.connectors.ssh.settings import SSHSettings, jump_settings
 
 logger = logging.getLogger("pyinfra")
@@ -43,6 +45,7 @@ logger = logging.getLogger("pyinfra")
 _FAST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _WINDOW_SIZE = 4 * 1024 * 1024
 _OPEN_ATTEMPTS = 20
+_PATIENCE = 24 * 3600.0  # a patient channel open waits this long, or until the connection ends
 
 
 class _QuickAckSocket(socket.socket):
@@ -70,11 +73,89 @@ class RetryableConnectError(ConnectError):
 
 
 @dataclass
+class Leftovers:
+    """What a connection could not finish before it was lost, for the next connection
+    to the same host to finish: kills that did not reach the target (PID, start time
+    and the arguments it was escalated with), temp files of the login user that are
+    still there, and cleanup commands (with the arguments to run them with)."""
+
+    kills: list[tuple[int, str, Any]] = field(default_factory=list)
+    litter: list[str] = field(default_factory=list)
+    cleanups: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.kills or self.litter or self.cleanups)
+
+    def take(self) -> Leftovers:
+        """Everything recorded so far (and forget it here)."""
+        taken = Leftovers(list(self.kills), list(self.litter), list(self.cleanups))
+        self.kills.clear()
+        self.litter.clear()
+        self.cleanups.clear()
+        return taken
+
+    def merge(self, other: Leftovers) -> None:
+        self.kills += other.kills
+        self.litter += [path for path in other.litter if path not in self.litter]
+        self.cleanups += other.cleanups
+
+
+class _SessionGate:
+    """Keeps the number of open session channels within what the server allows.
+
+    The server's ``MaxSessions`` (OpenSSH: 10) cannot be asked for; it is learned from
+    the first refusal: the number of channels open at that moment. From then on
+    ordinary channels wait for room, and one session is kept free for urgent ones (the
+    kill of a command must never wait behind the commands it is killing).
+    """
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self._open: list[paramiko.Channel] = []
+        self._cond = threading.Condition()
+
+    def count(self) -> int:
+        with self._cond:
+            self._open = [channel for channel in self._open if not channel.closed]
+            return len(self._open)
+
+    def has_room(self, urgent: bool) -> bool:
+        if urgent or self.limit is None:
+            return True
+        return self.count() < max(1, self.limit - 1)
+
+    def wait_for_room(self, urgent: bool, alive: Callable[[], bool]) -> None:
+        with self._cond:
+            while not self.has_room(urgent) and alive():
+                self._cond.wait(0.05)
+
+    def opened(self, channel: paramiko.Channel) -> None:
+        with self._cond:
+            self._open.append(channel)
+
+    def refused(self) -> int:
+        """Learn from a refusal; the number of channels open when it happened."""
+        open_now = self.count()
+        with self._cond:
+            if open_now and (self.limit is None or open_now < self.limit):
+                self.limit = open_now
+                logger.debug("the SSH server allows %d sessions per connection", open_now)
+        return open_now
+
+    def released(self) -> None:
+        """A channel was closed: wake whoever waits for room."""
+        with self._cond:
+            self._cond.notify_all()
+
+
+@dataclass
 class SSHConnection:
     """An authenticated transport plus whatever it runs through (jump hosts, proxy).
 
     Every channel of the host is opened by :meth:`open_channel`: commands
-    (:mod:`.process`), sftp and scp (:mod:`.transfer`).
+    (:mod:`.process`), sftp and scp (:mod:`.transfer`). ``lost_reason`` says why the
+    connection ended when it was not closed by us (a dead peer); ``leftovers`` holds
+    the kills and temp files it could not finish.
     """
 
     settings: SSHSettings
@@ -82,15 +163,37 @@ class SSHConnection:
     jumps: list[SSHConnection] = field(default_factory=list)
     proxy: Any = None
     login_shell: str | None = None  # the login shell's $0, learned from the first command
+    lost_reason: str | None = None
+    leftovers: Leftovers = field(default_factory=Leftovers)
+    liveness: Liveness | None = None
+    gate: _SessionGate = field(default_factory=_SessionGate, repr=False)
+    kills: set[threading.Thread] = field(default_factory=set, repr=False)
 
     def learn_login_shell(self, name: str) -> None:
         self.login_shell = name
+
+    def watch(self) -> None:
+        """Start the dead-peer detection (keepalive probes, see :mod:`.liveness`)."""
+        transport = self.client.get_transport()
+        if transport is None or self.liveness is not None:
+            return
+        self.liveness = Liveness(
+            transport, self.settings.keepalive, self.settings.keepalive_count_max, self.lost
+        )
+        self.liveness.start()
+
+    def lost(self, reason: str) -> None:
+        """The server stopped answering: end the transport, so that everything waiting
+        on it ends now (with ``reason`` as its diagnosis)."""
+        self.lost_reason = reason
+        logger.warning("%s: %s", self.settings.name, reason)
+        self.close()
 
     @property
     def transport(self) -> paramiko.Transport:
         transport = self.client.get_transport()
         if transport is None:
-            raise ConnectError(f"{self.settings.name}: not connected")
+            raise ConnectError(self.lost_message("not connected"))
         return transport
 
     @property
@@ -98,38 +201,92 @@ class SSHConnection:
         transport = self.client.get_transport()
         return transport is not None and bool(transport.is_active())
 
-    def open_channel(self, window_size: int | None = None) -> paramiko.Channel:
-        """A new session channel; waits a little when the server's MaxSessions is
-        reached. ``ConnectError`` when the server refuses it or the connection is gone."""
+    def lost_message(self, what: str = "the SSH connection is lost") -> str:
+        """One line for a failure caused by the connection going away."""
+        if self.lost_reason:
+            return f"{self.settings.name}: {self.lost_reason}"
+        return f"{self.settings.name}: {what}"
+
+    def open_channel(
+        self, window_size: int | None = None, *, urgent: bool = False, patient: bool = False
+    ) -> paramiko.Channel:
+        """A new session channel. Waits for room when the server's MaxSessions is
+        reached (see :class:`_SessionGate`); ``urgent`` skips that queue (kills).
+        ``patient``: wait for the server's answer as long as the connection lives
+        (a kill sent to a server that stopped answering goes through when it answers
+        again), instead of ``ConnectTimeout``. ``ConnectError`` when the server refuses
+        sessions while none is open, does not answer, or the connection is gone."""
         name, timeout = self.settings.name, self.settings.connect_timeout
+        wait = _PATIENCE if patient else timeout
         transport = self.transport
-        delay = 0.02
-        for attempt in range(_OPEN_ATTEMPTS):
+        delay = 0.01
+        refused_alone = 0
+        while True:
+            self.gate.wait_for_room(urgent, transport.is_active)
             try:
-                return transport.open_session(timeout=timeout, window_size=window_size)
+                channel = transport.open_session(timeout=wait, window_size=window_size)
             except paramiko.ChannelException as exc:
-                if attempt == _OPEN_ATTEMPTS - 1:
-                    raise ConnectError(
-                        f"{name}: the SSH server refused a new session ({exc}): "
-                        "too many concurrent commands for its MaxSessions?"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                reason: BaseException = exc
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise ConnectError(
-                    f"{name}: the SSH connection is lost ({exc or type(exc).__name__}): reconnect"
-                ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+                text = str(exc)
+                if "Timeout opening channel" in text:
+                    raise ConnectError(
+                        f"{name}: the SSH server did not answer a request for a new session "
+                        f"within {wait:g} s"
+                    ) from None
+                if not transport.is_active() or "Unable to open channel" not in text:
+                    detail = exc or type(exc).__name__
+                    raise ConnectError(
+                        self.lost_message(f"the SSH connection is lost ({detail}): reconnect")
+                    ) from None
+                # paramiko keeps one failure per transport: with several channels opened
+                # at once, a refusal can read as this generic error; it is a refusal
+                reason = exc
+            else:
+                self.gate.opened(channel)
+                return channel
+            if self.gate.refused() == 0:
+                refused_alone += 1
+                if refused_alone > _OPEN_ATTEMPTS:
+                    raise ConnectError(
+                        f"{name}: the SSH server refuses new sessions ({reason}) although none "
+                        "is open: check its MaxSessions"
+                    ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def released(self) -> None:
+        """One of this connection's channels was closed."""
+        self.gate.released()
+
+    def answered_since(self, moment: float) -> bool:
+        """Whether the server sent anything after ``moment`` (``time.monotonic()``)."""
+        return self.liveness is None or self.liveness.last_received > moment
+
+    def wait_for_kills(self, timeout: float) -> None:
+        """Give the kills still on their way (see :mod:`.process`) up to ``timeout`` s;
+        less when the server has not answered anything for a second (a kill's request
+        is answered in milliseconds by a server that answers at all)."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while self.kills and time.monotonic() < deadline:
+            if time.monotonic() - started > 1.0 and not self.answered_since(started):
+                return
+            for thread in list(self.kills):
+                thread.join(0.05)
 
     def close(self) -> None:
         """Close the transport, then the proxy and the jump hosts (innermost first)."""
-        with contextlib.suppress(Exception):
+        if self.liveness is not None:
+            self.liveness.stop()
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
             self.client.close()
         if self.proxy is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError, paramiko.SSHException):
                 self.proxy.close()
         for jump in reversed(self.jumps):
             jump.close()
+        self.gate.released()
 
 
 def backoff_delay(attempt: int, min_delay: float, max_delay: float) -> float:
@@ -181,7 +338,9 @@ def _connect_once(settings: SSHSettings) -> SSHConnection:
         for jump in reversed(jumps):
             jump.close()
         raise
-    return SSHConnection(settings, client, jumps, proxy)
+    connection = SSHConnection(settings, client, jumps, proxy)
+    connection.watch()
+    return connection
 
 
 # -- sockets ------------------------------------------------------------------------------
@@ -372,12 +531,31 @@ def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> pa
     }
     kwargs.update(extra)  # ssh_paramiko_connect_kwargs: applied last
     kwargs["sock"] = sock
+    # The whole handshake (banner, key exchange, authentication) gets ConnectTimeout:
+    # a server that accepted the TCP connection and then stopped answering (frozen,
+    # overloaded) is cut off then, whichever step it stopped in.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _abort_socket(sock)
+
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.daemon = True
+    started = time.monotonic()
+    watchdog.start()
     try:
         client.connect(settings.hostname, settings.port, **kwargs)
     except BaseException as exc:
+        watchdog.cancel()
         client.close()
-        with contextlib.suppress(Exception):
-            sock.close()
+        _abort_socket(sock)
+        if expired.is_set() or _handshake_timed_out(exc, time.monotonic() - started, timeout):
+            raise RetryableConnectError(
+                f"{name}: timed out after {timeout:g} s during the SSH handshake with "
+                f"{settings.address}: the server accepted the connection but does not "
+                "answer (frozen or overloaded?)"
+            ) from None
         if isinstance(exc, PyinfraError):
             if isinstance(exc, HostKeyError) and not str(exc).startswith(name):
                 raise HostKeyError(f"{name}: {exc}") from None
@@ -386,10 +564,37 @@ def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> pa
             error = policy.changed_key_error(exc, settings.port)
             raise HostKeyError(f"{name}: {error}") from None
         raise _auth_or_network_error(settings, exc) from None
-    transport = client.get_transport()
-    if transport is not None and settings.keepalive > 0:
-        transport.set_keepalive(settings.keepalive)
+    watchdog.cancel()
+    if expired.is_set():  # it fired just as the handshake ended: the socket is gone
+        client.close()
+        raise RetryableConnectError(
+            f"{name}: timed out after {timeout:g} s during the SSH handshake with "
+            f"{settings.address}"
+        )
     return client
+
+
+def _abort_socket(sock: Any) -> None:
+    """Wake everything blocked on ``sock`` and close it (a socket, a jump host's
+    channel or a proxy command)."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+        sock.close()
+
+
+def _handshake_timed_out(exc: BaseException, elapsed: float, timeout: float) -> bool:
+    """Whether paramiko's failure is one of its own handshake timeouts (banner, key
+    exchange: "No existing session" follows a key exchange that timed out)."""
+    if elapsed < timeout * 0.95:
+        return False
+    if isinstance(exc, (socket.timeout, TimeoutError, EOFError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, paramiko.SSHException) and (
+        "banner" in text or "No existing session" in text or "Negotiation" in text
+    )
 
 
 def _auth_or_network_error(settings: SSHSettings, exc: BaseException) -> PyinfraError:

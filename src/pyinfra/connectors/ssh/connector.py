@@ -11,6 +11,13 @@ staging a private temp file that an escalated command installs; escalated to ano
 user (who could not read the login user's private file) and escalated downloads through
 the escalated command's stdin/stdout: nothing is staged at all.
 
+Faults: a server that stops answering is detected by keepalive probes
+(:mod:`.liveness`); a command killed while its host does not answer is killed when the
+host answers again, or at the next connection; temp files a lost connection left
+behind are removed at the next connection too (the connection's ``leftovers``).
+``disconnect()`` first stops the transfers in flight (Ctrl-C), lets them remove their
+temp files and lets the kills on their way land.
+
 Port forwarding::
 
     with host.connector.forward_port("db.internal", 5432) as forward:
@@ -20,20 +27,23 @@ Port forwarding::
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import paramiko
 
 from pyinfra.api.arguments import ResolvedArguments
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.rsync import RsyncMixin
-from pyinfra.connectors.ssh.connect import SSHConnection, open_connection
+from pyinfra.connectors.ssh.connect import Leftovers, SSHConnection, open_connection
 from pyinfra.connectors.ssh.forward import PortForward
-from pyinfra.connectors.ssh.process import SSHProcess
+from pyinfra.connectors.ssh.logs import route_paramiko_logs
+from pyinfra.connectors.ssh.process import SSHProcess, clear_leftovers
 from pyinfra.connectors.ssh.settings import (
     SSH_DATA_META,
     SSHConnectorData,
@@ -45,6 +55,10 @@ from pyinfra.connectors.ssh.transfer import SSHFileTransfer, install_command
 if TYPE_CHECKING:
     from pyinfra.api.host import Host
     from pyinfra.api.state import State
+
+
+# How long disconnect() waits for the transfers it stops and the kills on their way.
+_STOP_WAIT = 5.0
 
 
 class SSHConnector(RsyncMixin, ExecutionConnector):
@@ -67,6 +81,8 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
         self._connection: SSHConnection | None = None
         self._transfer: SSHFileTransfer | None = None
         self._forwards: list[PortForward] = []
+        self._leftovers = Leftovers()  # from connections that were lost
+        route_paramiko_logs()
 
     @staticmethod
     def make_names_data(name: str | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
@@ -90,21 +106,59 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
             connection = open_connection(self.settings())
             self._connection = connection
             self._transfer = SSHFileTransfer(connection)
+            leftovers = self._leftovers.take()
+        if leftovers:
+            self._leftovers.merge(clear_leftovers(connection, leftovers))
 
     def disconnect(self) -> None:
+        connection, transfer = self._connection, self._transfer
+        if connection is not None and connection.active:
+            # stop what is in flight first (they remove their temp files), and let the
+            # kills on their way land, while the connection is still there
+            started = time.monotonic()
+            self.stop_activity(_STOP_WAIT)
+            connection.wait_for_kills(max(0.5, _STOP_WAIT - (time.monotonic() - started)))
+            if transfer is not None:
+                if connection.answered_since(started):
+                    transfer.remove_unfinished()  # stuck ones: a server that stopped reading
+                else:  # a server that stopped answering: for the next connection
+                    connection.leftovers.litter += transfer.unfinished()
         with self._lock:
             for forward in list(self._forwards):
                 forward.close()
             self._forwards.clear()
             self._close_connection()
 
+    def defer_cleanup(self, command: StringCommand, arguments: ResolvedArguments) -> bool:
+        connection = self._connection
+        if connection is None or connection.active:
+            return False
+        connection.leftovers.cleanups.append((command, arguments))
+        return True
+
+    def abort_transfers(self) -> None:
+        transfer = self._transfer
+        if transfer is not None:
+            transfer.abort()
+
     def _close_connection(self) -> None:
-        transfer, self._transfer = self._transfer, None
+        """Remove what a connection left behind if it still can, keep the rest for the
+        next connection, then close."""
+        transfer, connection = self._transfer, self._connection
+        self._transfer = self._connection = None
         if transfer is not None:
             transfer.close()
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        if connection is None:
+            return
+        leftovers = connection.leftovers.take()
+        if leftovers and connection.active:
+            leftovers = clear_leftovers(connection, leftovers)
+        connection.close()
+        # kills still on their way end now that the connection is closed, recording
+        # what they could not do
+        connection.wait_for_kills(1.0)
+        leftovers.merge(connection.leftovers.take())
+        self._leftovers.merge(leftovers)
 
     @property
     def connection(self) -> SSHConnection:

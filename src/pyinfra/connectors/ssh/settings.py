@@ -22,7 +22,10 @@ from pyinfra.connectors.ssh.hostkeys import DEFAULT_KNOWN_HOSTS_FILE, normalise_
 
 TransferProtocol = Literal["sftp", "scp"]
 TRANSFER_PROTOCOLS: tuple[str, ...] = ("sftp", "scp")
-DEFAULT_KEEPALIVE = 30
+# ServerAliveInterval / ServerAliveCountMax defaults: a server silent for
+# 15 s gets a probe; after 3 unanswered ones (60 s of silence) the connection is dead
+DEFAULT_KEEPALIVE = 15
+DEFAULT_KEEPALIVE_COUNT_MAX = 3
 
 
 class SSHConnectorData(TypedDict, total=False):
@@ -45,6 +48,8 @@ class SSHConnectorData(TypedDict, total=False):
     ssh_connect_retry_min_delay: float
     ssh_connect_retry_max_delay: float
     ssh_file_transfer_protocol: str
+    ssh_server_alive_interval: float
+    ssh_server_alive_count_max: int
 
 
 SSH_DATA_META: dict[str, DataMeta] = {
@@ -76,6 +81,14 @@ SSH_DATA_META: dict[str, DataMeta] = {
     "ssh_connect_retry_min_delay": DataMeta("Smallest delay between connect retries (s)", 0.1),
     "ssh_connect_retry_max_delay": DataMeta("Largest delay between connect retries (s)", 0.5),
     "ssh_file_transfer_protocol": DataMeta("File transfer protocol: sftp or scp", "sftp"),
+    "ssh_server_alive_interval": DataMeta(
+        "Seconds of silence from the server before it is asked for a sign of life; 0 never "
+        f"asks (default: ssh_config ServerAliveInterval, else {DEFAULT_KEEPALIVE})"
+    ),
+    "ssh_server_alive_count_max": DataMeta(
+        "Unanswered requests after which the connection counts as lost (default: "
+        f"ssh_config ServerAliveCountMax, else {DEFAULT_KEEPALIVE_COUNT_MAX})"
+    ),
 }
 
 
@@ -97,7 +110,8 @@ class SSHSettings:
     known_hosts_files: tuple[str, ...] = (DEFAULT_KNOWN_HOSTS_FILE,)
     strict_host_key_checking: str = "accept-new"
     connect_timeout: float = 10.0
-    keepalive: int = DEFAULT_KEEPALIVE
+    keepalive: float = DEFAULT_KEEPALIVE
+    keepalive_count_max: int = DEFAULT_KEEPALIVE_COUNT_MAX
     proxy_jump: tuple[JumpHost, ...] = ()
     proxy_command: str | None = None
     retries: int = 0
@@ -194,6 +208,8 @@ def settings_from(
         raise InventoryError("ssh_connect_retries and the retry delays cannot be negative")
     max_delay = max(max_delay, min_delay)
 
+    keepalive = _number(data, "ssh_server_alive_interval", config.server_alive_interval)
+    count_max = _number(data, "ssh_server_alive_count_max", config.server_alive_count_max)
     kwargs = data.get("ssh_paramiko_connect_kwargs") or {}
     return SSHSettings(
         name=name,
@@ -210,7 +226,10 @@ def settings_from(
         known_hosts_files=known_hosts,
         strict_host_key_checking=policy,
         connect_timeout=float(config.connect_timeout or connect_timeout),
-        keepalive=int(config.server_alive_interval or DEFAULT_KEEPALIVE),
+        keepalive=DEFAULT_KEEPALIVE if keepalive is None else keepalive,
+        keepalive_count_max=(
+            DEFAULT_KEEPALIVE_COUNT_MAX if count_max is None else max(1, int(count_max))
+        ),
         proxy_jump=tuple(config.proxy_jump or ()),
         proxy_command=config.proxy_command,
         retries=retries,
@@ -220,6 +239,21 @@ def settings_from(
         config_file=data.get("ssh_config_file"),
         paramiko_kwargs=dict(kwargs),
     )
+
+
+def _number(data: dict[str, Any], key: str, configured: float | None) -> float | None:
+    """A non-negative number from the data (else ``configured``); ``InventoryError``
+    for anything else."""
+    value = data.get(key)
+    if value is None:
+        return configured
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or number < 0:
+        raise InventoryError(f"invalid {key} {value!r}: use a number of 0 or more")
+    return number
 
 
 def jump_settings(target: SSHSettings, hop: JumpHost) -> SSHSettings:
@@ -246,4 +280,5 @@ def jump_settings(target: SSHSettings, hop: JumpHost) -> SSHSettings:
         strict_host_key_checking=target.strict_host_key_checking,
         connect_timeout=float(config.connect_timeout or target.connect_timeout),
         keepalive=target.keepalive,
+        keepalive_count_max=target.keepalive_count_max,
     )

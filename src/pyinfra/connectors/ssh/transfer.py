@@ -19,6 +19,12 @@ escalated command to install.
 
 Plain downloads: prefetched sftp reads (or ``scp -f``) into a local temp file that
 replaces the local target only once complete.
+
+Faults: a transfer whose connection is lost raises a one-line ``TransferError``; a temp
+file it could not remove then (the connection is gone) is recorded in the connection's
+``leftovers`` and removed by the next connection to the host. :meth:`SSHFileTransfer.abort`
+(a disconnect, Ctrl-C) makes the transfers in flight stop at their next block and
+remove their temp files.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import IO, Any
 import paramiko
 
 from pyinfra.api.command import QuoteString, StringCommand
-from pyinfra.api.exceptions import TransferError
+from pyinfra.api.exceptions import ConnectError, TransferError
 from pyinfra.connectors._runner.scripts import script
 from pyinfra.connectors._runner.transfer import (
     DownloadTarget,
@@ -69,13 +75,21 @@ class _SinkError(Exception):
     """Writing the downloaded data locally failed."""
 
 
-class _Source:
-    """Wraps the upload source so that local read errors are told apart."""
+class _Stopped(Exception):
+    """The transfer was stopped (a disconnect, Ctrl-C)."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
+
+class _Source:
+    """Wraps the upload source so that local read errors are told apart, and a stop
+    request is seen at the next block."""
+
+    def __init__(self, handle: IO[bytes], stop: threading.Event) -> None:
         self.handle = handle
+        self.stop = stop
 
     def read(self, size: int = -1) -> bytes:
+        if self.stop.is_set():
+            raise _Stopped
         try:
             return self.handle.read(size)
         except OSError as exc:
@@ -111,6 +125,38 @@ class SSHFileTransfer:
         self._lock = threading.Lock()
         self._sftp: SFTPSession | None = None
         self._umask: int | None = None
+        self._stop = threading.Event()
+        self._temps: set[str] = set()
+        self._temps_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _writing(self, temp: str) -> Iterator[None]:
+        """``temp`` is being written (see :meth:`unfinished`)."""
+        with self._temps_lock:
+            self._temps.add(temp)
+        try:
+            yield
+        finally:
+            with self._temps_lock:
+                self._temps.discard(temp)
+
+    def unfinished(self) -> list[str]:
+        """The temp files of transfers still in flight (a transfer stuck on a server
+        that stopped reading never gets to remove its own)."""
+        with self._temps_lock:
+            return sorted(self._temps)
+
+    def remove_unfinished(self) -> None:
+        """Remove the temp files of the transfers still in flight (before a disconnect;
+        what cannot be removed now is left for the next connection)."""
+        for path in self.unfinished():
+            self._remove_quietly(path)
+
+    def abort(self) -> None:
+        """Make every transfer in flight stop at its next block (it then removes its
+        temp file and raises ``TransferError``); later transfers are not affected."""
+        stop, self._stop = self._stop, threading.Event()
+        stop.set()
 
     def close(self) -> None:
         sftp, self._sftp = self._sftp, None
@@ -128,22 +174,25 @@ class SSHFileTransfer:
         """Upload to ``remote`` as the login user, atomically."""
         with self._reading(filename_or_io, remote) as source:
             directory = posixpath.dirname(remote) or "."
-            with self._lock:
+            with self._lock, self._network("upload to", remote):
                 sftp = self._session()
                 if sftp is None:
                     self._put_scp(source, remote, directory)
                     return
-                try:
-                    self._put_sftp(sftp, source, remote, directory)
-                except (paramiko.SSHException, EOFError) as exc:
-                    raise self._lost(exc) from None
+                self._put_sftp(sftp, source, remote, directory)
 
     def stage(self, filename_or_io: str | IO[Any], temp_dir: str, remote: str) -> str:
         """Upload into a new private file (mode 600) in ``temp_dir``; its path. The
         caller installs it at ``remote`` and then calls :meth:`remove_staged`."""
         staged = posixpath.join(temp_dir, f"pyinfra-upload-{secrets.token_hex(16)}")
+        with self._temps_lock:
+            self._temps.add(staged)  # until remove_staged
         try:
-            with self._reading(filename_or_io, remote) as source, self._lock:
+            with (
+                self._reading(filename_or_io, remote) as source,
+                self._lock,
+                self._network("upload to", remote),
+            ):
                 sftp = self._session()
                 if sftp is None:
                     try:
@@ -161,33 +210,47 @@ class SSHFileTransfer:
 
     def remove_staged(self, staged: str) -> None:
         """Remove a staged file (the install command normally did already)."""
+        with self._temps_lock:
+            self._temps.discard(staged)
         with self._lock:
             sftp = self._sftp
-            if sftp is not None:
-                with contextlib.suppress(Exception):
+            if sftp is not None and not sftp.broken and self.connection.active:
+                try:
                     sftp.remove(staged)
-                return
+                    return
+                except SFTPError as exc:
+                    if exc.code == NO_SUCH_FILE:
+                        return
+                except (OSError, EOFError, paramiko.SSHException):
+                    pass  # the session is gone: try a command, else leave it for later
         self._remove_quietly(staged)
 
     def get(self, remote: str, filename_or_io: str | IO[Any]) -> None:
         """Download ``remote`` as the login user; a local path is replaced atomically."""
         target = DownloadTarget(filename_or_io)
         write = target.write
+        stop = self._stop
 
         def sink(data: bytes) -> None:
+            if stop.is_set():
+                raise _Stopped
             try:
                 write(data)
             except OSError as exc:
                 raise _SinkError(str(exc.strerror or exc)) from exc
 
         try:
-            self._get_plain(remote, sink)
+            with self._network("download of", remote):
+                self._get_plain(remote, sink)
             target.commit()
         except _SinkError as exc:
             target.abort()
             raise self._fail(
                 "download of", remote, f"writing to {filename_or_io!r} failed: {exc}"
             ) from None
+        except _Stopped:
+            target.abort()
+            raise self._fail("download of", remote, "stopped (interrupted)") from None
         except BaseException:
             target.abort()
             raise
@@ -207,7 +270,11 @@ class SSHFileTransfer:
         with contextlib.ExitStack() as stack:
             stack.push(opened)
             try:
-                yield _Source(handle)
+                yield _Source(handle, self._stop)
+            except _Stopped:
+                raise self._fail(
+                    "upload to", remote, "stopped (interrupted); target left unchanged"
+                ) from None
             except _SourceError as exc:
                 raise TransferError(
                     f"{self.name}: reading upload source {filename_or_io!r} failed: {exc} "
@@ -221,12 +288,31 @@ class SSHFileTransfer:
     def _fail(self, what: str, remote: str, detail: str) -> TransferError:
         return TransferError(f"{self.name}: {what} {remote} failed: {detail}")
 
-    def _lost(self, exc: BaseException) -> TransferError:
+    def _lost(self, exc: BaseException, what: str = "", remote: str = "") -> TransferError:
         self.close()
+        detail = self.connection.lost_reason or str(exc) or type(exc).__name__
+        if not what:
+            return TransferError(
+                f"{self.name}: the SSH connection was lost during the transfer ({detail})"
+            )
         return TransferError(
-            f"{self.name}: the SSH connection was lost during the transfer "
-            f"({exc or type(exc).__name__})"
+            f"{self.name}: {what} {remote} failed: the SSH connection was lost ({detail}); "
+            "target left unchanged"
         )
+
+    @contextlib.contextmanager
+    def _network(self, what: str, remote: str) -> Iterator[None]:
+        """Translate the connection's own failures (raised by paramiko as
+        ``SSHException``/``EOFError``, or ``OSError("Socket is closed")``) into one line;
+        our SFTP/scp errors and the ``ConnectError`` of a lost connection pass."""
+        try:
+            yield
+        except (paramiko.SSHException, EOFError) as exc:
+            raise self._lost(exc, what, remote) from None
+        except OSError as exc:
+            if isinstance(exc, (SFTPError, SCPError)) and self.connection.active:
+                raise
+            raise self._lost(exc, what, remote) from None
 
     # -- sftp session --------------------------------------------------------------------
 
@@ -274,6 +360,19 @@ class SSHFileTransfer:
         if existing is not None and existing.is_dir:
             raise self._fail(what, remote, "it is a directory")
         temp = posixpath.join(directory, f".pyinfra-upload.{secrets.token_hex(8)}")
+        with self._writing(temp):
+            self._put_sftp_temp(sftp, source, remote, directory, existing, temp)
+
+    def _put_sftp_temp(
+        self,
+        sftp: SFTPSession,
+        source: _Source,
+        remote: str,
+        directory: str,
+        existing: Attributes | None,
+        temp: str,
+    ) -> None:
+        what = "upload to"
         try:
             handle = sftp.open(
                 temp, O_WRITE | O_CREAT | O_EXCL | O_TRUNC, Attributes(permissions=0o600)
@@ -351,6 +450,10 @@ class SSHFileTransfer:
 
     def _put_scp(self, source: _Source, remote: str, directory: str) -> None:
         temp = posixpath.join(directory, f".pyinfra-upload.{secrets.token_hex(8)}")
+        with self._writing(temp):
+            self._put_scp_temp(source, remote, directory, temp)
+
+    def _put_scp_temp(self, source: _Source, remote: str, directory: str, temp: str) -> None:
         try:
             self._scp_send(source, temp)
         except SCPError as exc:
@@ -363,9 +466,7 @@ class SSHFileTransfer:
             elif temp in detail and "Permission denied" in detail:
                 detail = f"cannot create a file in {directory}: Permission denied (use _sudo?)"
             raise self._fail("upload to", remote, f"{detail}; target left unchanged") from None
-        except (paramiko.SSHException, EOFError) as exc:
-            raise self._lost(exc) from None
-        except BaseException:  # e.g. the local source failed half-way
+        except BaseException:  # the local source failed half-way, the connection was lost...
             self._remove_quietly(temp)
             raise
         finish = StringCommand(
@@ -382,9 +483,24 @@ class SSHFileTransfer:
             raise self._fail("upload to", remote, output.failure_line())
 
     def _remove_quietly(self, path: str) -> None:
-        command = StringCommand("rm", "-f", "--", QuoteString(path))
-        with contextlib.suppress(Exception):
-            run_helper(self.connection, command)
+        """Remove a temp file of ours with ``rm``; if that cannot be done now (the
+        connection is gone), record it: the next connection removes it."""
+        connection = self.connection
+        if connection.active:
+            command = StringCommand("rm", "-f", "--", QuoteString(path))
+            try:
+                ok, output = run_helper(connection, command, self._timeout, urgent=True)
+            except ConnectError:
+                ok = False
+            else:
+                if ok:
+                    return
+                if connection.active:
+                    logger.warning("%s: could not remove temp file %s: %s",
+                                   self.name, path, output.failure_line())  # fmt: skip
+                    return
+        if path not in connection.leftovers.litter:
+            connection.leftovers.litter.append(path)
 
     def _stage_sftp(
         self, sftp: SFTPSession, source: _Source, temp: str, temp_dir: str, remote: str

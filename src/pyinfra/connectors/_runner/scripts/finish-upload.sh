@@ -3,7 +3,9 @@
 # over the mode/owner of the file it replaces and move it into place (or remove it).
 # $1: the temp file, $2: the destination.
 tmp=$1 dest=$2
-trap 'rm -f "$tmp"' EXIT INT TERM HUP
+trap 'rm -f "$tmp"' EXIT
+# a signal (SIGPIPE too: the connection went away) exits through the EXIT trap
+trap 'exit 1' INT TERM HUP PIPE
 if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 2; fi
 if [ -e "$dest" ]; then
   chmod "$(stat -c %a "$dest")" "$tmp" || exit 1
@@ -11,4 +13,4 @@ if [ -e "$dest" ]; then
 else
   m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp" || exit 1
 fi
-mv -f "$tmp" "$dest" && trap - EXIT INT TERM HUP
+mv -f "$tmp" "$dest" && trap - EXIT

@@ -4,12 +4,14 @@
 # the file it replaces, move it into place. The staged file is removed in any case.
 # $1: the staged file, $2: the destination.
 src=$1 dest=$2
-trap 'rm -f "$src"' EXIT INT TERM HUP
+trap 'rm -f "$src"' EXIT
+# a signal (SIGPIPE too: the connection went away) exits through the EXIT trap
+trap 'exit 1' INT TERM HUP PIPE
 case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
 if [ ! -d "$dir" ]; then echo "directory $dir does not exist" >&2; exit 2; fi
 if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 2; fi
 tmp=$(mktemp "$dir/.pyinfra-upload.XXXXXXXXXX") || exit 1
-trap 'rm -f "$src" "$tmp"' EXIT INT TERM HUP
+trap 'rm -f "$src" "$tmp"' EXIT
 cat -- "$src" > "$tmp" || exit 1
 if [ -e "$dest" ]; then
   chmod "$(stat -c %a "$dest")" "$tmp" || exit 1

@@ -9,7 +9,9 @@ case "$dest" in */*) dir=${dest%/*}; dir=${dir:-/} ;; *) dir=. ;; esac
 if [ ! -d "$dir" ]; then echo "directory $dir does not exist" >&2; exit 2; fi
 if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 2; fi
 tmp=$(mktemp "$dir/.pyinfra-upload.$2.XXXXXX")
-trap 'rm -f "$tmp"' EXIT INT TERM HUP
+trap 'rm -f "$tmp"' EXIT
+# a signal (SIGPIPE too: the connection went away) exits through the EXIT trap
+trap 'exit 1' INT TERM HUP PIPE
 cat > "$tmp"
 got=$(( $(wc -c < "$tmp") ))
 if [ "$got" != "$3" ]; then
@@ -22,4 +24,4 @@ else
   m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp"
 fi
 mv -f "$tmp" "$dest"
-trap - EXIT INT TERM HUP
+trap - EXIT
