@@ -23,6 +23,20 @@ from tests.helpers.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make
 
 env = make_ssh_env_fixture()
 PROTOCOLS = ["sftp", "scp"]
+# uploads: also the small-file path of far hosts (the file on the stdin of one command)
+UPLOAD_PATHS = [*PROTOCOLS, "command"]
+
+
+def _upload_path(protocol: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ssh_file_transfer_protocol to connect with; for "command", make every upload
+    take the one-command path (as it does for small files to a host >= 3 ms away)."""
+    if protocol != "command":
+        return protocol
+    from pyinfra.connectors.ssh import connector
+
+    monkeypatch.setattr(connector, "STREAM_UPLOAD_MIN_RTT", 0.0)
+    monkeypatch.setattr(connector, "STREAM_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+    return "sftp"
 
 
 @pytest.fixture
@@ -46,8 +60,11 @@ def _leftovers(directory: Path) -> list[str]:
     return [p.name for p in directory.iterdir() if "pyinfra-upload" in p.name]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_round_trip_paths_and_io(env: SSHEnv, workdir: Path, tmp_path: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", UPLOAD_PATHS)
+def test_round_trip_paths_and_io(
+    env: SSHEnv, workdir: Path, tmp_path: Path, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protocol = _upload_path(protocol, monkeypatch)
     data = _payload()
     source = tmp_path / "src.bin"
     source.write_bytes(data)
@@ -75,8 +92,11 @@ def test_round_trip_paths_and_io(env: SSHEnv, workdir: Path, tmp_path: Path, pro
     assert _leftovers(workdir) == []
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_replace_keeps_mode_and_is_atomic(env: SSHEnv, workdir: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", UPLOAD_PATHS)
+def test_replace_keeps_mode_and_is_atomic(
+    env: SSHEnv, workdir: Path, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protocol = _upload_path(protocol, monkeypatch)
     target = workdir / "conf"
     with env.host(ssh_file_transfer_protocol=protocol) as host:
         assert host.put_file(io.BytesIO(b"one"), str(target))
@@ -90,8 +110,11 @@ def test_replace_keeps_mode_and_is_atomic(env: SSHEnv, workdir: Path, protocol: 
     assert _leftovers(workdir) == []
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_new_files_follow_the_remote_umask(env: SSHEnv, workdir: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", UPLOAD_PATHS)
+def test_new_files_follow_the_remote_umask(
+    env: SSHEnv, workdir: Path, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protocol = _upload_path(protocol, monkeypatch)
     from tests.helpers.sshd import SSHServer
 
     previous = os.umask(0o027)  # sshd and its sessions inherit it
@@ -113,8 +136,11 @@ def test_new_files_follow_the_remote_umask(env: SSHEnv, workdir: Path, protocol:
         server.stop()
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_errors(env: SSHEnv, workdir: Path, tmp_path: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", UPLOAD_PATHS)
+def test_errors(
+    env: SSHEnv, workdir: Path, tmp_path: Path, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protocol = _upload_path(protocol, monkeypatch)
     with env.host(ssh_file_transfer_protocol=protocol) as host:
         with pytest.raises(TransferError, match=r"127\.0\.0\.1: upload to .*does not exist"):
             host.put_file(io.BytesIO(b"x"), "/nonexistent-pyi-dir/file")

@@ -111,10 +111,13 @@ def tracked_transfer(stop: Callable[[], None]) -> Iterator[object]:
 
 
 class _Collector:
-    """The lines in arrival order: all of them, or (streaming) only the last few."""
+    """The lines in arrival order: all of them, or (streaming) only the last few of each
+    stream (so the stderr line that explains a failure is kept however much stdout
+    came after it)."""
 
     def __init__(self, on_line: LineCallback | None, keep: bool = True) -> None:
-        self.lines: list[OutputLine] | deque[OutputLine] = [] if keep else deque(maxlen=TAIL_LINES)
+        self.lines: list[OutputLine] | None = [] if keep else None
+        self.tails: dict[str, deque[tuple[int, OutputLine]]] = {}
         self.count = 0
         self.lock = threading.Lock()
         self.on_line = on_line
@@ -124,14 +127,24 @@ class _Collector:
             raw = raw[:-1]
         line = OutputLine(buffer_name, decode_line(raw), raw)
         with self.lock:
-            self.lines.append(line)
+            if self.lines is not None:
+                self.lines.append(line)
+            else:
+                tail = self.tails.get(buffer_name)
+                if tail is None:
+                    tail = self.tails[buffer_name] = deque(maxlen=TAIL_LINES)
+                tail.append((self.count, line))
             self.count += 1
         if self.on_line is not None:
             self.on_line(line)
 
     def output(self, exit_code: int | None, timed_out: bool) -> CommandOutput:
         with self.lock:
-            lines = list(self.lines)
+            if self.lines is not None:
+                lines = list(self.lines)
+            else:
+                kept = sorted(item for tail in self.tails.values() for item in tail)
+                lines = [line for _, line in kept]
             omitted = self.count - len(lines)
         output = CommandOutput(lines, exit_code=exit_code, timed_out=timed_out)
         output.omitted_lines = omitted

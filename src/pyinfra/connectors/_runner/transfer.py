@@ -83,6 +83,23 @@ def open_upload_source(filename_or_io: str | IO[Any]) -> Iterator[IO[bytes]]:
     yield fileobj
 
 
+def known_size(filename_or_io: str | IO[Any]) -> int | None:
+    """The size of an upload source if it can be known without reading it (a path, or a
+    stream that can seek: all of it, as uploads start from its beginning), else None."""
+    if isinstance(filename_or_io, (str, os.PathLike)):
+        try:
+            return os.stat(filename_or_io).st_size
+        except OSError:
+            return None
+    try:
+        start = filename_or_io.tell()
+        end = filename_or_io.seek(0, os.SEEK_END)
+        filename_or_io.seek(start)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(end)
+
+
 @contextlib.contextmanager
 def open_sized_upload_source(filename_or_io: str | IO[Any]) -> Iterator[tuple[IO[bytes], int]]:
     """``(stream, size)`` of what to upload. A stream that cannot seek is first spooled

@@ -148,6 +148,67 @@ class _SessionGate:
             self._cond.notify_all()
 
 
+class _SpareChannel:
+    """A session channel opened ahead of need, in a thread of its own, so that the next
+    command's ``exec`` goes out at once instead of after a round trip for the open.
+
+    Whoever claims it waits for it (it is already on its way, so it is never later than
+    a new open); an unclaimed one that arrives after the connection gave up on it is
+    closed."""
+
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        timeout: float,
+        timed: Callable[[float], None] | None = None,
+    ) -> None:
+        self.channel: paramiko.Channel | None = None
+        self._timed = timed
+        self.refused = False
+        self.done = threading.Event()
+        self._abandoned = False
+        self._lock = threading.Lock()
+        thread = threading.Thread(
+            target=self._open, args=(transport, timeout), daemon=True, name="pyinfra-ssh-spare"
+        )
+        thread.start()
+
+    def _open(self, transport: paramiko.Transport, timeout: float) -> None:
+        channel = None
+        started = time.monotonic()
+        try:
+            channel = transport.open_session(timeout=timeout)
+            if self._timed is not None:
+                self._timed(time.monotonic() - started)
+        except paramiko.ChannelException:
+            self.refused = True
+        except Exception:  # noqa: BLE001 - the command that needs it opens its own
+            pass
+        with self._lock:
+            if self._abandoned and channel is not None:
+                channel.close()
+                channel = None
+            self.channel = channel
+            self.done.set()
+
+    def take(self, timeout: float) -> paramiko.Channel | None:
+        """The channel (waiting up to ``timeout`` s for it), or None if it could not be
+        opened in time."""
+        self.done.wait(timeout)
+        return self.drop(keep=True)
+
+    def drop(self, keep: bool = False) -> paramiko.Channel | None:
+        """Give the spare up (closed now or when it arrives); with ``keep``, return it
+        instead of closing it when it is already there."""
+        with self._lock:
+            self._abandoned = True
+            channel, self.channel = self.channel, None
+        if channel is not None and (not keep or channel.closed):
+            channel.close()
+            return None
+        return channel
+
+
 @dataclass
 class SSHConnection:
     """An authenticated transport plus whatever it runs through (jump hosts, proxy).
@@ -168,6 +229,11 @@ class SSHConnection:
     liveness: Liveness | None = None
     gate: _SessionGate = field(default_factory=_SessionGate, repr=False)
     kills: set[threading.Thread] = field(default_factory=set, repr=False)
+    spares: bool = True  # open the next command's channel ahead (off once one is refused)
+    # the shortest channel open seen (a round trip plus the server's answer time)
+    round_trip: float | None = None
+    _spare: _SpareChannel | None = field(default=None, repr=False)
+    _spare_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def learn_login_shell(self, name: str) -> None:
         self.login_shell = name
@@ -219,6 +285,13 @@ class SSHConnection:
         name, timeout = self.settings.name, self.settings.connect_timeout
         wait = _PATIENCE if patient else timeout
         transport = self.transport
+        ordinary = not urgent and not patient and window_size is None
+        if ordinary:
+            channel = self._claim_spare(timeout)
+            if channel is not None:
+                self.gate.opened(channel)
+                self.prepare_channel()
+                return channel
         delay = 0.01
         refused_alone = 0
         while True:
@@ -244,7 +317,10 @@ class SSHConnection:
                 reason = exc
             else:
                 self.gate.opened(channel)
+                if ordinary:
+                    self.prepare_channel()
                 return channel
+            self._stop_spares()
             if self.gate.refused() == 0:
                 refused_alone += 1
                 if refused_alone > _OPEN_ATTEMPTS:
@@ -254,6 +330,43 @@ class SSHConnection:
                     ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+    def prepare_channel(self) -> None:
+        """Start opening the next command's channel now (one spare at a time; not once
+        the server refused a session, so its MaxSessions queue stays exact)."""
+        if not self.spares or self.gate.limit is not None:
+            return
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            return
+        with self._spare_lock:
+            if self._spare is None:
+                self._spare = _SpareChannel(
+                    transport, self.settings.connect_timeout, self._timed_open
+                )
+
+    def _timed_open(self, seconds: float) -> None:
+        if self.round_trip is None or seconds < self.round_trip:
+            self.round_trip = seconds
+
+    def _claim_spare(self, timeout: float) -> paramiko.Channel | None:
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        channel = spare.take(timeout)
+        if spare.refused:
+            self._stop_spares()
+        return channel
+
+    def _stop_spares(self) -> None:
+        """The server refused a session: no more spares, and an idle one gives its
+        session back."""
+        self.spares = False
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.drop()
 
     def released(self) -> None:
         """One of this connection's channels was closed."""
@@ -279,6 +392,7 @@ class SSHConnection:
         """Close the transport, then the proxy and the jump hosts (innermost first)."""
         if self.liveness is not None:
             self.liveness.stop()
+        self._stop_spares()
         with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
             self.client.close()
         if self.proxy is not None:

@@ -38,6 +38,7 @@ from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import ConnectError, InventoryError, TransferError
 from pyinfra.connectors._runner.process import Process
 from pyinfra.connectors._runner.request import ProcessRequest
+from pyinfra.connectors._runner.transfer import known_size
 from pyinfra.connectors.execution import ExecutionConnector
 from pyinfra.connectors.rsync import RsyncMixin
 from pyinfra.connectors.ssh.connect import Leftovers, SSHConnection, open_connection
@@ -56,6 +57,10 @@ if TYPE_CHECKING:
     from pyinfra.api.host import Host
     from pyinfra.api.state import State
 
+
+# Small uploads to a host this far away (seconds, see round_trip) go as one command.
+STREAM_UPLOAD_MIN_RTT = 0.003
+STREAM_UPLOAD_MAX_BYTES = 256 * 1024
 
 # How long disconnect() waits for the transfers it stops and the kills on their way.
 _STOP_WAIT = 5.0
@@ -104,6 +109,7 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
                 return
             self._close_connection()
             connection = open_connection(self.settings())
+            connection.prepare_channel()  # the first command's channel, opened ahead
             self._connection = connection
             self._transfer = SSHFileTransfer(connection)
             leftovers = self._leftovers.take()
@@ -195,6 +201,8 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
             return False  # streamed through the escalated command's stdin
         transfer = self.file_transfer
         if user is None:
+            if self._streams_small_upload(filename_or_io):
+                return False  # one command: cheaper than sftp's requests on a far host
             transfer.put(filename_or_io, remote_filename)
             return True
         staged = transfer.stage(filename_or_io, arguments.temp_dir, remote_filename)
@@ -208,6 +216,17 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
         finally:
             transfer.remove_staged(staged)
         return True
+
+    def _streams_small_upload(self, filename_or_io: str | IO[Any]) -> bool:
+        """Whether to send this upload as one command (the file on its stdin, see
+        ``stream_put_file``): a small file to a host far enough away that sftp's requests
+        in a row (stat, open, write, setstat, close, rename) cost more than the few
+        processes that command starts on the target."""
+        rtt = self.connection.round_trip
+        if rtt is None or rtt < STREAM_UPLOAD_MIN_RTT:
+            return False
+        size = known_size(filename_or_io)
+        return size is not None and size <= STREAM_UPLOAD_MAX_BYTES
 
     def native_get_file(
         self, remote_filename: str, filename_or_io: str | IO[Any], arguments: ResolvedArguments

@@ -111,6 +111,27 @@ def send_eof(channel: paramiko.Channel) -> None:
             sender._send_user_message(message)
 
 
+def exec_pipelined(channel: paramiko.Channel, command: str) -> None:
+    """Ask the server to run ``command`` on ``channel`` without waiting for its answer.
+
+    The output, the exit status and any stdin we send go through the same channel, in
+    order, after the request: waiting for the server's "ok" first (as paramiko's
+    ``exec_command`` does) only costs a round trip. A refusal closes the channel (no
+    exit status; see :meth:`SSHProcess.failure`)."""
+    internals: Any = channel  # paramiko internals, not in its type stubs
+    transport: Any = channel.get_transport()
+    if transport is None or channel.closed:
+        raise paramiko.SSHException("the channel is closed")
+    message = paramiko.Message()
+    message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    message.add_int(internals.remote_chanid)
+    message.add_string("exec")
+    message.add_boolean(True)
+    message.add_string(command)
+    internals._event_pending()
+    transport._send_user_message(message)
+
+
 class SSHProcess:
     """A command running on its own channel (``exec`` request), optionally on a pty.
 
@@ -159,7 +180,11 @@ class SSHProcess:
             if request.pty:
                 channel.get_pty(term="xterm", width=200, height=50)
             login_sh = connection.login_shell == "sh"
-            channel.exec_command(wrap_command(request.raw, request.pty, login_sh))
+            command = wrap_command(request.raw, request.pty, login_sh)
+            if request.pty:
+                channel.exec_command(command)
+            else:
+                exec_pipelined(channel, command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             channel.close()
             connection.released()
@@ -338,6 +363,12 @@ class SSHProcess:
             if self._abandoned():
                 message += "; the command is killed at the next connection"
             return Failure(CONNECTION_LOST, message)
+        internals: Any = self.channel
+        refused = not internals.event_ready and self.channel.exit_status == -1
+        if refused and self.pid is None and not self._killed:
+            return Failure(
+                CONNECTION_LOST, f"the SSH server {self.name} refused to run the command"
+            )
         kill = self._kill
         if kill is not None and kill.is_alive():
             return Failure(

@@ -18,8 +18,11 @@ if [ "$got" != "$3" ]; then
   echo "upload incomplete: received $got of $3 bytes" >&2; exit 3
 fi
 if [ -e "$dest" ]; then
-  chmod "$(stat -c %a "$dest")" "$tmp" 2>/dev/null || true
-  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null || true
+  # GNU stat, else BSD/macOS stat
+  mode=$(stat -c %a "$dest" 2>/dev/null || stat -f %Lp "$dest" 2>/dev/null) || mode=
+  owner=$(stat -c %u:%g "$dest" 2>/dev/null || stat -f %u:%g "$dest" 2>/dev/null) || owner=
+  [ -z "$mode" ] || chmod "$mode" "$tmp" 2>/dev/null || true
+  [ -z "$owner" ] || chown "$owner" "$tmp" 2>/dev/null || true
 else
   m=$(umask); chmod "$(printf '%o' $(( 0666 & ~0$m )))" "$tmp"
 fi
