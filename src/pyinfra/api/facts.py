@@ -205,6 +205,32 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
+def read_together(host: Host, *wanted: tuple[type[FactBase[Any]], dict[str, Any]]) -> None:
+    """Read the facts an operation is about to ask for in one command (those the cache
+    lacks), where the host batches fact reads; each later ``get_fact`` of them is then
+    a cache hit. Nothing is read otherwise, and a fact that fails here is simply read
+    again, alone, when it is asked for (so its error is reported as usual)."""
+    connector_kwargs = _connector_kwargs({})
+    queries = []
+    for fact_cls, kwargs in wanted:
+        query = make_query(
+            fact_cls, normalize_fact_arguments(fact_cls, (), dict(kwargs)), connector_kwargs
+        )
+        if host.fact_cache.get(query.key) is None and batchable(query):
+            queries.append(query)
+    if len(queries) < 2 or not _batching(host, connector_kwargs):
+        return
+    flush = host.flush_pending_commands
+    if flush is not None:
+        flush()
+    for query in queries:
+        host.fact_queries.add(query)  # remembered for the next run's prefetch
+    values = read_batch(host, queries)
+    for query in queries:
+        if query.key in values:
+            host.fact_cache.put(query.key, values[query.key], query.fact_kwargs)
+
+
 def _batching(host: Host, connector_kwargs: dict[str, Any]) -> bool:
     state = host.state
     if state is not None and not getattr(state.config, "FACT_BATCH", True):

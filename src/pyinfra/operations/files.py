@@ -27,7 +27,7 @@ from pyinfra.api.command import (
     RsyncCommand,
     StringCommand,
 )
-from pyinfra.api.facts import FactChange, inherited_arguments
+from pyinfra.api.facts import FactChange, inherited_arguments, read_together
 from pyinfra.api.operation import OperationDiff, operation
 from pyinfra.facts.filecommands import shell_path
 from pyinfra.facts.files import (
@@ -149,6 +149,14 @@ def _clear_path(path: str, backup: bool, backup_dir: str | None) -> Commands:
     yield FactChange(paths=(path,), recursive=True)
 
 
+def _with_parent(fact_cls: Any, path: str) -> None:
+    """Read ``path``'s fact and its parent directory's in one round trip: an operation
+    that finds ``path`` missing checks the parent next (see :func:`_ensure_parent`)."""
+    parent = parent_dir(path)
+    if parent != path:
+        read_together(host, (fact_cls, {"path": path}), (Directory, {"path": parent}))
+
+
 def _ensure_parent(
     op: str,
     path: str,
@@ -198,6 +206,7 @@ def file(
     op = "files.file"
     path = _path(op, path)
     spec = parse_file_mode(op, mode)
+    _with_parent(File, path)
     info = host.get_fact(File, path=path)
     if info is False:
         if not force:
@@ -301,6 +310,7 @@ def link(
     if not symbolic:
         yield from _hard_link(op, path, target, present, create_remote_dir, force)
         return
+    _with_parent(Link, path)
     info = host.get_fact(Link, path=path)
     if info is False:
         if not force:
@@ -410,6 +420,7 @@ def _upload(
     local_sha = (
         local_sha256(source) if isinstance(source, str) else hashlib.sha256(source).hexdigest()
     )
+    _with_parent(FileInfo, dest)
     info = host.get_fact(FileInfo, path=dest)
     if info is False and local_name:
         if isinstance(host.get_fact(Directory, path=dest), dict):
