@@ -220,6 +220,32 @@ def test_concurrent_commands_on_one_transport(env: SSHEnv) -> None:
         assert connector.transport is transport  # still the one transport
 
 
+def test_next_channel_is_opened_ahead(env: SSHEnv) -> None:
+    """Each command takes the channel opened while the previous one ran (so its ``exec``
+    goes out at once), and a server refusal of sessions turns that off."""
+    with env.host() as host:
+        connector = host.connector
+        assert isinstance(connector, SSHConnector)
+        connection = connector.connection
+        wait_until(lambda: connection._spare is not None and connection._spare.done.is_set())
+        spare = connection._spare
+        assert spare is not None and spare.channel is not None
+        ahead = spare.channel
+        assert connection.round_trip is not None and connection.round_trip > 0
+        ok, out = host.run_shell_command("echo one")
+        assert ok and out.stdout == "one"
+        assert ahead.closed  # the command ran on it (and its channel is closed now)
+        assert connection._spare is not None and connection._spare is not spare
+        # stdin after a pipelined exec: goes out once the server opens the window
+        ok, out = host.run_shell_command("cat", _stdin="two\n")
+        assert ok and out.stdout == "two"
+        # once the server refused a session, channels are opened on demand only
+        connection._stop_spares()
+        assert connection._spare is None and not connection.spares
+        ok, out = host.run_shell_command("echo three")
+        assert ok and out.stdout == "three" and connection._spare is None
+
+
 def test_sshd_killed_during_a_command(env: SSHEnv) -> None:
     """One host's sshd dies mid-command: that host fails with a one-line message, the
     other host (its own sshd) finishes."""
