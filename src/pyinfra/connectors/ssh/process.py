@@ -284,7 +284,18 @@ class SSHProcess:
     def wait(self, timeout: float | None) -> int | None:
         if not self.channel.status_event.wait(timeout):
             return None
+        self._raise_if_never_started()
         return int(self.channel.exit_status)
+
+    def _raise_if_never_started(self) -> None:
+        """The connection was lost before the server answered the ``exec`` (sent without
+        waiting, see :func:`exec_pipelined`): the command never ran, and the caller
+        gets the ``ConnectError`` it would have got when opening the channel."""
+        internals: Any = self.channel
+        if internals.event_ready or self.channel.exit_status != -1 or self._killed:
+            return
+        if not self.connection.active:
+            raise ConnectError(self.connection.lost_message())
 
     def kill(self) -> None:
         """Kill the remote process tree, then close the channel.
