@@ -5,30 +5,23 @@ counting the commands the connector runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pyinfra import host as current_host
-from pyinfra.api import Config, Inventory, State, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.facts.files import File
 from pyinfra.facts.server import Command
 from tests.helpers.deploykit import run
+from tests.helpers.hosts import MakeHost
 
 
 @pytest.fixture
-def local() -> Iterator[Host]:
-    inventory = Inventory((["@local"], {}))
-    State(inventory, Config())
-    host = inventory.get_host("@local")
-    host.connect(raise_exceptions=True)
-    try:
-        yield host
-    finally:
-        host.disconnect()
+def local(make_host: MakeHost) -> Host:
+    return make_host("@local", connect=True)
 
 
 def _count(host: Host) -> list[str]:

@@ -22,6 +22,7 @@ from pyinfra.api.operation import OperationMeta, operation
 from pyinfra.api.parallel import connect_all, disconnect_all
 from pyinfra.operations import files, server
 from tests.helpers.deploykit import run, run_many
+from tests.helpers.hosts import MakeHost
 
 
 class Recorder(BaseStateCallback):
@@ -68,15 +69,8 @@ def cluster() -> Iterator[tuple[State, list[Host], Recorder]]:
 
 
 @pytest.fixture
-def local() -> Iterator[Host]:
-    inventory = Inventory((["@local"], {}))
-    State(inventory, Config())
-    host = inventory.get_host("@local")
-    host.connect(raise_exceptions=True)
-    try:
-        yield host
-    finally:
-        host.disconnect()
+def local(make_host: MakeHost) -> Host:
+    return make_host("@local", connect=True)
 
 
 def _me() -> str:

@@ -7,26 +7,18 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pyinfra.api import Config, Inventory, State
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import make_unix_command
+from tests.helpers.hosts import MakeHost
 
 
 @pytest.fixture
-def local() -> Iterator[Host]:
-    inventory = Inventory((["@local"], {}))
-    State(inventory, Config())
-    host = inventory.get_host("@local")
-    host.connect(raise_exceptions=True)
-    try:
-        yield host
-    finally:
-        host.disconnect()
+def local(make_host: MakeHost) -> Host:
+    return make_host("@local", connect=True)
 
 
 def test_dzdo_command_line() -> None:
