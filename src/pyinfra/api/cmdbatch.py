@@ -54,8 +54,9 @@ class Part:
 Chunks = list[tuple[list[str], re.Match[str]]]
 
 
-def _cut(lines: list[str], marker: re.Pattern[str]) -> tuple[Chunks, list[str]]:
-    """The lines before each marker (with its match), and what follows the last one."""
+def cut_at_markers(lines: list[str], marker: re.Pattern[str]) -> tuple[Chunks, list[str]]:
+    """The lines before each marker (with its match), and what follows the last one
+    (also used for the fact batches of :mod:`pyinfra.api.factbatch`)."""
     chunks: Chunks = []
     current: list[str] = []
     for line in lines:
@@ -74,8 +75,8 @@ def split(output: CommandOutput, token: str, count: int) -> list[Part]:
     """One :class:`Part` per command, in order; commands after a failed one are not."""
     out_marker = re.compile(rf"^{re.escape(token)} (\d+) (\d+)$")
     err_marker = re.compile(rf"^{re.escape(token)} (\d+)$")
-    stdout, rest_out = _cut(output.stdout_lines, out_marker)
-    stderr_chunks, rest_err = _cut(output.stderr_lines, err_marker)
+    stdout, rest_out = cut_at_markers(output.stdout_lines, out_marker)
+    stderr_chunks, rest_err = cut_at_markers(output.stderr_lines, err_marker)
     stderr = {int(m.group(1)): lines for lines, m in stderr_chunks}
     parts = [Part(lines, stderr.get(int(m.group(1)), []), int(m.group(2))) for lines, m in stdout]
     stopped = bool(parts) and parts[-1].exit_code != 0

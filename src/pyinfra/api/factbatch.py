@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from pyinfra.api.cmdbatch import cut_at_markers
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import FactError
 from pyinfra.api.factrun import (
@@ -158,19 +159,12 @@ def _script(queries: list[FactQuery], token: str) -> StringCommand:
 def _split(lines: list[str], token: str, count: int) -> dict[int, tuple[int, list[str]]]:
     """``{index: (exit status, output lines)}`` from the batch's stdout."""
     marker = re.compile(rf"^{re.escape(token)} (\d+) (\d+)$")
+    chunks, _rest = cut_at_markers(lines, marker)
     results: dict[int, tuple[int, list[str]]] = {}
-    current: list[str] = []
-    for line in lines:
-        found = marker.match(line)
-        if found is None:
-            current.append(line)
-            continue
-        if current and current[-1] == "":
-            current.pop()  # the newline the marker's printf added
+    for current, found in chunks:
         index, status = int(found.group(1)), int(found.group(2))
         if index < count:
             results[index] = (status, current)
-        current = []
     return results
 
 
