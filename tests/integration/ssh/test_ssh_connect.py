@@ -411,3 +411,41 @@ def test_connection_lost_is_reported(env: SSHEnv) -> None:
 def test_paramiko_types_are_ours() -> None:
     assert issubclass(AuthenticationError, ConnectError)
     assert not issubclass(paramiko.SSHException, ConnectError)
+
+
+def test_authentication_requests_do_not_wait_for_the_service_accept(
+    env: SSHEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 4252 section 5: the userauth request goes right behind the service request
+    (one round trip per attempt, not two), and a second key needs no second service
+    request. The rejected first key proves the server answered both attempts in order."""
+    from paramiko.common import MSG_SERVICE_REQUEST, MSG_USERAUTH_REQUEST
+
+    from pyinfra.connectors.ssh import authpipe
+
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    generate_client_key(home / ".ssh", "ecdsa", name="id_ecdsa")  # unknown: tried first
+    shutil.copy(env.key, home / ".ssh" / "id_ed25519")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    sent: list[tuple[int, bool]] = []  # (message type, sent by paramiko's reader thread)
+    send: Any = getattr(authpipe.PipelinedTransport, "_send_message")  # noqa: B009
+
+    def spy_send(self: Any, message: Any) -> None:
+        kind = message.asbytes()[0]
+        if kind in (MSG_SERVICE_REQUEST, MSG_USERAUTH_REQUEST):
+            sent.append((kind, threading.current_thread() is self))
+        send(self, message)
+
+    monkeypatch.setattr(authpipe.PipelinedTransport, "_send_message", spy_send)
+    with env.host(ssh_key=None, ssh_look_for_keys=True) as host:
+        assert _whoami(host) == KEY_USER
+    # paramiko alone sends each userauth request from its reader thread, when the
+    # service accept arrives, and asks for the service again for the second key.
+    assert [kind for kind, _ in sent] == [
+        MSG_SERVICE_REQUEST,
+        MSG_USERAUTH_REQUEST,
+        MSG_USERAUTH_REQUEST,
+    ], sent
+    assert not any(by_reader for _, by_reader in sent), sent

@@ -35,6 +35,7 @@ from pyinfra.api.exceptions import (
     HostKeyError,
     PyinfraError,
 )
+from pyinfra.connectors.ssh.authpipe import PipelinedTransport
 from pyinfra.connectors.ssh.hostkeys import HostKeyPolicy
 from pyinfra.connectors.ssh.liveness import Liveness
 from pyinfra.connectors.ssh.settings import SSHSettings, jump_settings
@@ -586,7 +587,7 @@ def _open_direct(via: SSHConnection, target: SSHSettings) -> paramiko.Channel:
 
 
 def _transport_factory(sock: Any, **kwargs: Any) -> paramiko.Transport:
-    transport = paramiko.Transport(sock, **kwargs)
+    transport = PipelinedTransport(sock, **kwargs)
     options = transport.get_security_options()
     known = tuple(options.ciphers)
     options.ciphers = tuple(c for c in _FAST_CIPHERS if c in known) + tuple(
