@@ -35,7 +35,8 @@ def can_batch(command: Any, connector_kwargs: dict[str, Any]) -> bool:
 def script(commands: Iterable[StringCommand], token: str) -> StringCommand:
     bits: list[Any] = []
     for index, command in enumerate(commands):
-        bits += ["(", command, ");", "__pyinfra_rc=$?;"]
+        # the newline ends a comment the command may end with
+        bits += ["(", command, "\n);", "__pyinfra_rc=$?;"]
         bits += ["printf", f"'\\n{token} {index} %d\\n'", '"$__pyinfra_rc";']
         bits += ["printf", f"'\\n{token} {index}\\n'", ">&2;"]
         bits += ["[", '"$__pyinfra_rc"', "-eq", "0", "]", "||", "exit", '"$__pyinfra_rc";']
@@ -73,6 +74,14 @@ def cut_at_markers(lines: list[str], marker: re.Pattern[str]) -> tuple[Chunks, l
 
 def split(output: CommandOutput, token: str, count: int) -> list[Part]:
     """One :class:`Part` per command, in order; commands after a failed one are not."""
+    return split_with_rest(output, token, count)[0]
+
+
+def split_with_rest(
+    output: CommandOutput, token: str, count: int
+) -> tuple[list[Part], CommandOutput]:
+    """:func:`split`, and what the script printed after the last command's markers
+    (the output of a command that followed the batch in the same script)."""
     out_marker = re.compile(rf"^{re.escape(token)} (\d+) (\d+)$")
     err_marker = re.compile(rf"^{re.escape(token)} (\d+)$")
     stdout, rest_out = cut_at_markers(output.stdout_lines, out_marker)
@@ -80,11 +89,18 @@ def split(output: CommandOutput, token: str, count: int) -> list[Part]:
     stderr = {int(m.group(1)): lines for lines, m in stderr_chunks}
     parts = [Part(lines, stderr.get(int(m.group(1)), []), int(m.group(2))) for lines, m in stdout]
     stopped = bool(parts) and parts[-1].exit_code != 0
+    rest = CommandOutput(
+        [OutputLine("stdout", line) for line in rest_out]
+        + [OutputLine("stderr", line) for line in rest_err],
+        exit_code=output.exit_code,
+        failure=output.failure,
+    )
     if len(parts) < count and not stopped:
         # The command that did not reach its marker (killed, lost connection...): what
         # is left of the output is its, and it failed as the whole batch did.
         parts.append(Part(rest_out, rest_err, output.exit_code or 1))
-    return parts[:count]
+        rest = CommandOutput([], exit_code=output.exit_code or 1, failure=output.failure)
+    return parts[:count], rest
 
 
 def part_output(part: Part, whole: CommandOutput) -> CommandOutput:

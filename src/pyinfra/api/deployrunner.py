@@ -150,9 +150,28 @@ def run_deploy_on_host(
             try:
                 with context.use(deploy_dir=deploy_dir):
                     _exec_deploy(deploy, namespace)
+                    host.command_queue.settle_or_raise()  # deferred operations complete
             except Exception as exc:  # noqa: BLE001 - user code: report with its place
-                return _error_result(host, deploy, exc)
+                return _error_result(host, deploy, _settled(host, exc))
+            except BaseException:
+                host.command_queue.discard()
+                raise
     return HostRunResult(host.name, True)
+
+
+def _settled(host: Host, exc: Exception) -> Exception:
+    """After an error in deploy code, the operations before it complete (their commands
+    ran before the error in pyinfra's order); an earlier failure is the host's error."""
+    if isinstance(exc, RunStopped):
+        host.command_queue.discard()
+        return exc
+    try:
+        host.command_queue.settle_or_raise()
+    except HostOperationFailed as earlier:
+        return earlier
+    except Exception:  # noqa: BLE001 - the deploy's own error is the one to report
+        host.command_queue.discard()
+    return exc
 
 
 def _fail_percent_exceeded(state: State) -> str | None:

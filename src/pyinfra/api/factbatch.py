@@ -28,6 +28,7 @@ import secrets
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,7 @@ def _script(queries: list[FactQuery], token: str) -> StringCommand:
     bits: list[Any] = []
     for index, query in enumerate(queries):
         command = fact_command(query.fact_cls(), query.fact_kwargs)
-        bits += ["(", command, ")", "2>/dev/null", "</dev/null;"]
+        bits += ["(", command, "\n)", "2>/dev/null", "</dev/null;"]
         bits += ["printf", f"'\\n{token} {index} %d\\n'", '"$?";']
     return StringCommand(*bits)
 
@@ -173,9 +174,24 @@ def read_batch(host: Host, queries: list[FactQuery]) -> dict[FactKey, Any]:
     token = f"__pyinfra_fact_{secrets.token_hex(8)}__"
     state = host.state
     print_input = bool(state is not None and state.print_input)
-    ok, output = host.run_shell_command(
-        _script(queries, token), print_input=print_input, **queries[0].connector_kwargs
-    )
+    command = _script(queries, token)
+    # Commands queued on the host (by this operation, or deferred by earlier ones) go
+    # in front: they run first, and the first that fails stops the read (raised).
+    prefix = host.command_queue.prefix(queries[0].connector_kwargs)
+    if prefix is not None:
+        command = StringCommand(prefix.script, command)
+    started = time.monotonic()
+    try:
+        ok, output = host.run_shell_command(
+            command, print_input=print_input, **queries[0].connector_kwargs
+        )
+    except Exception as exc:
+        if prefix is not None:
+            prefix.lost(exc)
+        raise
+    if prefix is not None:
+        output = prefix.consume(output, time.monotonic() - started)
+        ok = output.exit_code == 0
     values: dict[FactKey, Any] = {}
     if not ok and not output.stdout_lines:
         return values

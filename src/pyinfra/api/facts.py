@@ -185,21 +185,20 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     if entry is not None:
         return entry.value
 
-    flush = host.flush_pending_commands
-    if flush is not None:
-        flush()  # the operation's commands so far run before the host is read
     if batchable(query) and _batching(host, connector_kwargs):
         state = host.state
         if state is not None and state.config.FACT_PREFETCH and not host.fact_queries.remembered:
             remember(state, [host])
         batch = host.fact_queries.ahead(host, query)
-        if len(batch) > 1:
+        # With commands queued on the host, they and the read share one command.
+        if len(batch) > 1 or host.command_queue:
             values = read_batch(host, batch)
             for item in batch:
                 if item.key in values:
                     host.fact_cache.put(item.key, values[item.key], item.fact_kwargs)
             if query.key in values:
                 return values[query.key]
+    host.command_queue.settle_or_raise()  # the commands so far run before the host is read
     value = _fetch(host, fact_cls, fact_kwargs, connector_kwargs, ignore_errors)
     host.fact_cache.put(query.key, value, fact_kwargs)
     return value
@@ -220,9 +219,6 @@ def read_together(host: Host, *wanted: tuple[type[FactBase[Any]], dict[str, Any]
             queries.append(query)
     if len(queries) < 2 or not _batching(host, connector_kwargs):
         return
-    flush = host.flush_pending_commands
-    if flush is not None:
-        flush()
     for query in queries:
         host.fact_queries.add(query)  # remembered for the next run's prefetch
     values = read_batch(host, queries)

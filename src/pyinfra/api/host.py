@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, ResolvedArguments
+from pyinfra.api.cmdqueue import CommandQueue
 from pyinfra.api.connectors import describe_connector, get_connector
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.factbatch import WantedQueries, save_queries
@@ -171,9 +172,9 @@ class Host:
         self.current_deploy_data: dict[str, Any] | None = None
         self.current_op_deploy_data: dict[str, Any] | None = None
         # The result of the operation running on this host now (set by the executor),
-        # and how to run the commands it yielded that still wait (before a fact read).
+        # and the shell commands operations yielded that have not been sent yet.
         self.current_op_meta: Any = None
-        self.flush_pending_commands: Callable[[], None] | None = None
+        self.command_queue = CommandQueue(self)
 
     def __repr__(self) -> str:
         return f"Host({self.name!r})"
@@ -389,6 +390,10 @@ class Host:
             return False
         return bool(ResolvedArguments.for_host(self, arguments)["_shell_executable"])
 
+    def resolve_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """What a command run with ``arguments`` gets from this host (see above)."""
+        return self._resolve_arguments(arguments)
+
     def _resolve_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
         others = {k: v for k, v in arguments.items() if k not in ARGUMENT_META}
         return {**others, **ResolvedArguments.for_host(self, arguments)}
@@ -400,6 +405,7 @@ class Host:
         print_input: bool = False,
         **arguments: Any,
     ) -> tuple[bool, CommandOutput]:
+        self.command_queue.settle_or_raise()  # commands queued earlier run first
         connector = self._ensure_connected()
         return connector.run_shell_command(
             command,
@@ -417,6 +423,7 @@ class Host:
         print_input: bool = False,
         **arguments: Any,
     ) -> bool:
+        self.command_queue.settle_or_raise()
         connector = self._ensure_connected()
         return connector.put_file(
             filename_or_io,
@@ -436,6 +443,7 @@ class Host:
         print_input: bool = False,
         **arguments: Any,
     ) -> bool:
+        self.command_queue.settle_or_raise()
         connector = self._ensure_connected()
         return connector.get_file(
             remote_filename,

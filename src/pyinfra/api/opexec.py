@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS
-from pyinfra.api.cmdbatch import can_batch, new_token, part_output, script, split
+from pyinfra.api.cmdbatch import Part, can_batch, part_output
+from pyinfra.api.cmdqueue import CommandQueue, EarlierOperationFailed, PrefixFailed
 from pyinfra.api.command import (
     FileDownloadCommand,
     FileUploadCommand,
@@ -48,8 +49,7 @@ if TYPE_CHECKING:
 _nesting = threading.local()
 
 
-class PendingCommandFailed(PyinfraError):
-    """A command the operation yielded failed when it ran (before a fact read)."""
+PendingCommandFailed = PrefixFailed  # a command the operation yielded failed (before a fact read)
 
 
 def _depth() -> int:
@@ -76,13 +76,17 @@ def execute_operation(
     if ignore is None and state is not None:
         ignore = state.config.IGNORE_ERRORS
 
+    queue = host.command_queue
     if run is not None:
-        run.wait_turn(host)
+        run.wait_turn(host, settle=queue.settle)
+    deferred = False
     try:
         _register(state, host, meta, global_kwargs, call_args or [])
         condition = global_kwargs.pop("_if", None)
-        if condition is not None and not _evaluate_if(condition, meta.operation):
-            return _skip(state, host, meta, "condition (_if) not met")
+        if condition is not None:
+            queue.settle()  # the condition may look at earlier results
+            if not _evaluate_if(condition, meta.operation):
+                return _skip(state, host, meta, "condition (_if) not met")
         holder: AbstractContextManager[Turn] = nullcontext(Turn())
         if run is not None:
             holder = run.hold(
@@ -97,18 +101,38 @@ def execute_operation(
                 return _skip(state, host, meta, f"run once, on {turn.run_once_owner}")
             _nesting.depth = _depth() + 1
             try:
-                _run(host, state, meta, make_generator, global_kwargs, bool(ignore))
+                may_defer = (
+                    run is not None
+                    and _depth() == 1
+                    and not ignore
+                    and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
+                )
+                deferred = _run(
+                    host, state, meta, make_generator, global_kwargs, bool(ignore), may_defer
+                )
             finally:
                 _nesting.depth = _depth() - 1
-        if meta.success is False and not meta.ignored_error:
-            message = host_error_message(meta)
-            if run is not None:
-                run.host_failed(host, message)  # before other hosts may move on
-            raise HostOperationFailed(message)
+        if deferred:
+            return meta  # completed (recorded, step finished) when its commands ran
+        _fail_host(host, run, meta)
     finally:
-        if run is not None:
+        if run is not None and not deferred:
             run.finish_step(host)
     return meta
+
+
+# Operations that hold something of the run while they execute (a lock, a bound, a
+# run-once claim) complete before they return: their commands are not deferred.
+_ALONE_IN_RUN = ("_serial", "_parallel", "_run_once")
+
+
+def _fail_host(host: Host, run: Scheduler | None, meta: OperationMeta) -> None:
+    """Raise :class:`HostOperationFailed` if ``meta`` failed (and was not ignored)."""
+    if meta.success is False and not meta.ignored_error:
+        message = host_error_message(meta)
+        if run is not None:
+            run.host_failed(host, message)  # before other hosts may move on
+        raise HostOperationFailed(message)
 
 
 def in_operation() -> bool:
@@ -184,6 +208,7 @@ def _register(
 def _record(state: State | None, host: Host, meta: OperationMeta) -> None:
     if state is None:
         return
+    host.command_queue.settle()  # earlier operations' results are recorded first
     state.record_result(host, meta)
     if meta.success is False:
         state.trigger_callbacks(
@@ -229,31 +254,65 @@ def _run(
     make_generator: Callable[[], Any],
     global_kwargs: dict[str, Any],
     ignore_errors: bool,
-) -> None:
+    may_defer: bool = False,
+) -> bool:
+    """Execute the operation; True if it ended with its last commands still queued
+    (deferred: it completes when they have run, see :mod:`pyinfra.api.cmdqueue`)."""
     started = time.monotonic()
     if state is not None:
         state.trigger_callbacks("operation_host_start", host, meta.op_hash)
     connector_kwargs = _connector_kwargs(global_kwargs)
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
+    executor.may_defer = may_defer and executor.batching and not executor.dry
+    error: tuple[str, str | None] | None = None
     try:
         _drive(host, meta, executor, make_generator)
+    except EarlierOperationFailed:
+        raise  # an earlier operation failed: this one never started its changes
     except PyinfraError as exc:
-        meta.success = False
-        meta.error = str(exc)
+        error = (str(exc), None)
     except Exception as exc:  # noqa: BLE001 - a bug in an operation fails that operation
-        meta.success = False
         where = f" ({meta.location})" if meta.location else ""
-        meta.error = f"{type(exc).__name__}: {exc}{where}"
-        meta.traceback = "".join(traceback.format_exception(exc))
-    else:
-        meta.success = executor.failed is None
-        if executor.failed is not None:
-            meta.error = executor.failed
+        error = (f"{type(exc).__name__}: {exc}{where}", "".join(traceback.format_exception(exc)))
     meta.changed = executor.changed
-    meta.ignored_error = meta.success is False and ignore_errors
-    executor.finish()
-    meta.duration = time.monotonic() - started
-    _record(state, host, meta)
+
+    def complete(deferred: bool = False) -> None:
+        if error is not None:
+            meta.success = False
+            meta.error, meta.traceback = error[0], error[1] or meta.traceback
+        else:
+            meta.success = executor.failed is None
+            if executor.failed is not None:
+                meta.error = executor.failed
+        meta.ignored_error = meta.success is False and ignore_errors
+        if not deferred or meta.success is False:
+            executor.finish()
+        meta.duration = time.monotonic() - started
+        _record(state, host, meta)
+
+    queue = host.command_queue
+    if error is None and executor.may_defer and queue.holds(executor):
+        run: Scheduler | None = context.get("run")
+        executor.finish_deferred()
+
+        def done() -> str | None:
+            complete(deferred=True)
+            if run is not None:
+                run.finish_step(host)
+            if meta.success is False:
+                message = host_error_message(meta)
+                if run is not None:
+                    run.host_failed(host, message)
+                return message
+            return None
+
+        queue.defer(executor, done)
+        meta.settle = queue.settle
+        return True
+    if queue.holds(executor):
+        queue.settle()
+    complete()
+    return False
 
 
 def _connector_kwargs(global_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -314,10 +373,12 @@ class _Executor:
         self.declared = False
         self.executed_unknown = False
         self.failed: str | None = None
-        # Consecutive shell commands wait here and go out together (one round trip)
-        # when something else comes, when the operation reads a fact the cache lacks,
-        # or at its end. Not with retries, continue-on-error or command echo (-v).
-        self.pending: list[StringCommand] = []
+        # Consecutive shell commands wait in the host's command queue and go out
+        # together (one round trip) when something else comes, with the next fact read
+        # the cache lacks, or at the operation's end (or later, when ``may_defer``: see
+        # cmdqueue). Not with retries, continue-on-error or command echo (-v).
+        self.queue: CommandQueue = host.command_queue
+        self.may_defer = False
         self.shell_batching: bool | None = None  # asked of the host on first use
         self.batching = not (
             self.retries
@@ -328,17 +389,11 @@ class _Executor:
         )
 
     def drive(self, generator: Generator[Any, Any, Any]) -> None:
-        previous = self.host.flush_pending_commands
-        self.host.flush_pending_commands = self._flush_before_fact
-        try:
-            self._drive(generator)
-        finally:
-            self.host.flush_pending_commands = previous
-
-    def _drive(self, generator: Generator[Any, Any, Any]) -> None:
         for item in generator:
             if isinstance(item, FactChange):
-                if not self._flush():
+                # What the commands will change: applied now when they cannot fail
+                # unnoticed (a failure of a deferred operation fails the host).
+                if not self.may_defer and not self._flush():
                     return
                 self.declared = True
                 apply_fact_change(self.host, item, self.dry)
@@ -362,14 +417,15 @@ class _Executor:
             if not isinstance(item, FileDownloadCommand):
                 self.executed_unknown = True
             if self.batching and self._can_batch(item):
-                self.pending.append(item)
+                self.queue.add(self, item, self.connector_kwargs)
                 continue
             if not self._flush():
                 return
             ok = self._execute_with_retries(item)
             if not ok and not self.continue_on_error:
                 return
-        self._flush()
+        if not self.may_defer:
+            self._flush()
 
     def _can_batch(self, command: Any) -> bool:
         if not can_batch(command, self.connector_kwargs):
@@ -378,30 +434,24 @@ class _Executor:
             self.shell_batching = self.host.can_batch_shell_commands(self.connector_kwargs)
         return self.shell_batching
 
-    def _flush_before_fact(self) -> None:
-        """The operation reads a fact the cache lacks: its commands so far run first."""
-        if not self._flush():
-            raise PendingCommandFailed(self.failed or f"{self.meta.operation} failed")
-
     def _flush(self) -> bool:
-        """Run the waiting commands; False if one failed."""
-        commands, self.pending = self.pending, []
-        if not commands:
-            return True
-        if len(commands) == 1:
-            return self._execute_with_retries(commands[0])
-        token = new_token()
-        started = time.monotonic()
-        _ok, output = self.host.run_shell_command(script(commands, token), **self.connector_kwargs)
-        share = (time.monotonic() - started) / len(commands)
-        parts = split(output, token, len(commands))
-        for command, part in zip(commands, parts, strict=False):
-            ok = part.exit_code == 0
-            result = CommandResult(_describe(command), ok, part_output(part, output), share)
-            self.meta.commands.append(result)
-            if not ok and self.failed is None:
-                self.failed = f"{result.command}: {result.output.failure_line()}"
-        return len(parts) == len(commands) and all(p.exit_code == 0 for p in parts)
+        """Run what the host's queue holds (this operation's commands and earlier
+        deferred ones); False if one of this operation's failed."""
+        return self.queue.settle()
+
+    def take_result(self, command: StringCommand, part: Part, whole: Any, share: float) -> None:
+        """One of this operation's queued commands ran (cmdqueue's sink protocol)."""
+        ok = part.exit_code == 0
+        result = CommandResult(_describe(command), ok, part_output(part, whole), share)
+        self.meta.commands.append(result)
+        if not ok and self.failed is None:
+            self.failed = f"{result.command}: {result.output.failure_line()}"
+
+    def finish_deferred(self) -> None:
+        """The operation ended with its commands queued: the facts they may change are
+        dropped now, as if they had run (the next read goes out after them)."""
+        if self.executed_unknown and not self.declared:
+            invalidate_volatile_facts(self.host)
 
     def finish(self) -> None:
         """Invalidate facts the operation's commands may have changed."""

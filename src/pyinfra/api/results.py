@@ -8,6 +8,7 @@ each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,9 @@ class OperationMeta:
     maybe_change: bool | None = None  # the prediction made before running (add_op)
     retry_attempts: int = 0
     max_retries: int = 0
+    # An operation whose last commands still wait in its host's queue (deferred):
+    # reading its outcome sends them first (set by the executor).
+    settle: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     # pyinfra 3.x's names ------------------------------------------------------
 
@@ -70,6 +74,8 @@ class OperationMeta:
         return self.op_hash
 
     def is_complete(self) -> bool:
+        if self.success is None and self.settle is not None:
+            self.settle()
         return self.success is not None
 
     def _require_complete(self) -> None:
@@ -79,6 +85,8 @@ class OperationMeta:
     def did_succeed(self, _raise_if_not_complete: bool = True) -> bool:
         if _raise_if_not_complete:
             self._require_complete()
+        elif self.success is None and self.settle is not None:
+            self.settle()
         return self.success is True
 
     def did_error(self) -> bool:
@@ -119,6 +127,8 @@ class OperationMeta:
     # Output -------------------------------------------------------------------
 
     def _lines(self) -> list[OutputLine]:
+        if self.success is None and self.settle is not None:
+            self.settle()
         return [line for c in self.commands for line in c.output.combined_lines]
 
     @property

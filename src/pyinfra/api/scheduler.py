@@ -63,6 +63,10 @@ class Scheduler:
         self.diff = diff  # operations attach unified diffs of the file contents they change
         self.hosts = list(hosts)
         self._index = {host: i for i, host in enumerate(self.hosts)}
+        # Operations each host has started and finished. They differ while a host's
+        # finished operations still have commands in its queue (deferred: see
+        # cmdqueue); they complete, and count as finished, once those have run.
+        self._started: dict[Host, int] = {host: 0 for host in self.hosts}
         self._completed: dict[Host, int] = {host: 0 for host in self.hosts}
         self._done: set[Host] = set()
         self._cond = threading.Condition()
@@ -104,7 +108,7 @@ class Scheduler:
     def _may_start(self, host: Host) -> bool:
         if self._stopped is not None or self.mode == "no_wait" or host not in self._index:
             return True
-        step = self._completed[host]
+        step = self._started[host]
         mine = self._index[host]
         for other, completed in self._completed.items():
             if other is host or other in self._done:
@@ -123,11 +127,20 @@ class Scheduler:
         with self._registry_lock:
             return self.first_seen.setdefault(key, len(self.first_seen))
 
-    def wait_turn(self, host: Host) -> None:
-        """Block until ``host`` may start its next operation (see the module doc)."""
+    def wait_turn(self, host: Host, settle: Callable[[], object] | None = None) -> None:
+        """Block until ``host`` may start its next operation (see the module doc).
+        ``settle`` sends the host's deferred commands: called before blocking, since
+        the hosts waited for may be waiting for those."""
+        if settle is not None:
+            with self._cond:
+                ready = self._may_start(host)
+            if not ready:
+                settle()
         with self._cond:
             self._cond.wait_for(lambda: self._may_start(host))
             self._check_stopped()
+            if host in self._started:
+                self._started[host] += 1
 
     def finish_step(self, host: Host) -> None:
         """``host`` finished (or skipped) the operation it waited its turn for."""

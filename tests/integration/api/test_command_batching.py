@@ -97,7 +97,7 @@ def test_a_fact_read_runs_the_waiting_commands_first(local: Host, tmp_path: Path
     path = str(tmp_path / "touched")
     results = run(local, lambda: yield_then_read(path=path))
     assert [c.output.stdout for c in results[0].commands] == ["", "after read"]
-    assert len(seen) == 3  # touch; the fact; the last echo
+    assert len(seen) == 2  # touch and the fact read in one command; the last echo
 
 
 def test_marker_lookalikes_and_retries(local: Host) -> None:
@@ -108,3 +108,9 @@ def test_marker_lookalikes_and_retries(local: Host) -> None:
     run(local, lambda: several(commands=["true", "true"], _retries=1, _retry_delay=0))
     assert len(seen) == 2  # with retries each command runs (and is retried) alone
     assert local.get_fact(Command, "echo still-works") == "still-works"
+
+
+def test_a_command_ending_in_a_comment_keeps_the_rest_of_the_batch(local: Host) -> None:
+    results = run(local, lambda: several(commands=["echo one # a comment", "echo two"]))
+    assert [c.output.stdout for c in results[0].commands] == ["one", "two"]
+    assert local.get_fact(Command, "echo fact # with a comment") == "fact"

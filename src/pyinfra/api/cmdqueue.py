@@ -1,0 +1,203 @@
+"""A host's shell commands that have not been sent yet, across operations.
+
+An operation's shell commands wait here instead of going out when the operation ends
+(see :mod:`pyinfra.api.cmdbatch` for the script that runs them). They go out together
+with the next thing the host has to send: the next fact read (prepended to it, so the
+commands and the read cost one round trip), or, at the latest, before anything that
+needs them to have run: a command that cannot be batched, an upload, a result being
+recorded or read, the host waiting for other hosts, the end of its deploy.
+
+Same semantics as running them one by one: in order, each in its own subshell, the
+first failure stops everything after it (the fact read included). An operation whose
+commands are still here is *deferred*: its result is recorded, in order, when they
+have run, and if one of them failed the host fails with that operation's error
+(:class:`EarlierOperationFailed` is raised wherever the host was when it learned it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pyinfra.api.cmdbatch import Part, new_token, script, split_with_rest
+from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.results import HostOperationFailed
+from pyinfra.connectors.output import CommandOutput, OutputLine
+
+if TYPE_CHECKING:
+    from pyinfra.api.host import Host
+
+
+class EarlierOperationFailed(HostOperationFailed):
+    """A deferred operation's command failed when its batch finally ran: the host fails
+    with that operation's error (the operation running now never started its changes)."""
+
+
+class Sink(Protocol):
+    """Where one operation's command results go (its executor)."""
+
+    failed: str | None
+
+    def take_result(
+        self, command: StringCommand, part: Part, whole: CommandOutput, share: float
+    ) -> None: ...
+
+
+@dataclass
+class _Entry:
+    sink: Sink
+    commands: list[StringCommand] = field(default_factory=list)
+    # Set when its operation ended with the commands still here: records its result
+    # once they ran; returns the host's error when the operation failed.
+    done: Callable[[], str | None] | None = None
+
+
+@dataclass
+class Prefix:
+    """Queued commands sent in front of another command (a fact read)."""
+
+    script: StringCommand
+    consume: Callable[[CommandOutput, float], CommandOutput]
+
+    def lost(self, exc: BaseException) -> None:
+        """The command carrying them raised: the first of them failed with that error
+        (its operation's result says so); the rest never ran."""
+        failed = CommandOutput([OutputLine("stderr", str(exc) or type(exc).__name__)], 1)
+        with contextlib.suppress(PyinfraError):
+            self.consume(failed, 0.0)
+
+
+class CommandQueue:
+    """Owned by the thread running the host's deploy: from any other thread (a deploy
+    reading another host's facts) the queue looks empty and is left alone."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._entries: list[_Entry] = []
+        self._arguments: dict[str, Any] | None = None
+        self._resolved: dict[str, Any] | None = None
+        self._owner: int | None = None
+        self.sending = False
+
+    def _mine(self) -> bool:
+        return bool(self._entries) and self._owner == threading.get_ident() and not self.sending
+
+    def __bool__(self) -> bool:
+        return self._mine()
+
+    def add(self, sink: Sink, command: StringCommand, arguments: dict[str, Any]) -> None:
+        """Queue ``command`` (run with the connector ``arguments``) for ``sink``."""
+        resolved = self.host.resolve_arguments(arguments)
+        if self._entries and resolved != self._resolved:
+            self.settle_or_raise()  # other privileges or shell: the queue goes out first
+        self._arguments, self._resolved = dict(arguments), resolved
+        self._owner = threading.get_ident()
+        last = self._entries[-1] if self._entries else None
+        if last is None or last.sink is not sink or last.done is not None:
+            last = _Entry(sink)
+            self._entries.append(last)
+        last.commands.append(command)
+
+    def holds(self, sink: Sink) -> bool:
+        return any(entry.sink is sink and entry.done is None for entry in self._entries)
+
+    def defer(self, sink: Sink, done: Callable[[], str | None]) -> None:
+        """``sink``'s operation ended with commands queued: ``done`` completes it later."""
+        for entry in self._entries:
+            if entry.sink is sink and entry.done is None:
+                entry.done = done
+
+    def discard(self) -> None:
+        """Forget everything queued (the run was stopped or interrupted)."""
+        self._entries.clear()
+
+    def settle(self) -> bool:
+        """Run everything queued now, in one command. False if a command of an operation
+        still running failed; an earlier (deferred) operation's failure raises
+        :class:`EarlierOperationFailed`."""
+        if not self._mine():
+            return True
+        prefix = self._take()
+        started = time.monotonic()
+        try:
+            _ok, output = self._send(prefix.script)
+        except Exception as exc:
+            prefix.lost(exc)
+            raise
+        try:
+            prefix.consume(output, time.monotonic() - started)
+        except _OpenFailed:
+            return False
+        return True
+
+    def prefix(self, arguments: dict[str, Any]) -> Prefix | None:
+        """The queued commands as a prefix for a command run with ``arguments`` (None:
+        nothing queued; queued with other arguments: those are sent on their own first).
+        The prefix's ``consume`` raises :class:`PrefixFailed` (or
+        :class:`EarlierOperationFailed`) when a queued command failed."""
+        if not self._mine():
+            return None
+        if self.host.resolve_arguments(arguments) != self._resolved:
+            self.settle_or_raise()
+            return None
+        return self._take()
+
+    def settle_or_raise(self) -> None:
+        """:meth:`settle`, raising :class:`PrefixFailed` if a queued command failed."""
+        if not self.settle():
+            raise PrefixFailed(self._failure or "a queued command failed")
+
+    _failure: str | None = None
+
+    def _send(self, command: StringCommand) -> tuple[bool, CommandOutput]:
+        self.sending = True
+        try:
+            return self.host.run_shell_command(command, **(self._arguments or {}))
+        finally:
+            self.sending = False
+
+    def _take(self) -> Prefix:
+        entries, self._entries = self._entries, []
+        commands = [command for entry in entries for command in entry.commands]
+        token = new_token()
+
+        def consume(output: CommandOutput, elapsed: float) -> CommandOutput:
+            parts, rest = split_with_rest(output, token, len(commands))
+            share = elapsed / max(1, len(commands) + (1 if rest.stdout_lines else 0))
+            index = 0
+            failed_entry: _Entry | None = None
+            for entry in entries:
+                for command in entry.commands:
+                    if index < len(parts):
+                        entry.sink.take_result(command, parts[index], output, share)
+                        if parts[index].exit_code != 0 and failed_entry is None:
+                            failed_entry = entry
+                    index += 1
+                if failed_entry is not None:
+                    break
+            for entry in entries:
+                if entry.done is not None and (failed_entry is None or entry is failed_entry):
+                    error = entry.done()
+                    if error is not None:
+                        raise EarlierOperationFailed(error)
+                if entry is failed_entry:
+                    break
+            if failed_entry is not None:
+                self._failure = failed_entry.sink.failed
+                raise _OpenFailed(failed_entry.sink.failed or "a queued command failed")
+            return rest
+
+        return Prefix(script(commands, token), consume)
+
+
+class PrefixFailed(PyinfraError):
+    """A command queued by the operation running now failed (before its fact read)."""
+
+
+class _OpenFailed(PrefixFailed):
+    pass
