@@ -32,11 +32,16 @@ def can_batch(command: Any, connector_kwargs: dict[str, Any]) -> bool:
     )
 
 
-def script(commands: Iterable[StringCommand], token: str) -> StringCommand:
+def script(
+    commands: Iterable[StringCommand], token: str, stdin_for: int | None = None
+) -> StringCommand:
+    """The batch script. ``stdin_for``: the index of the one command that reads the
+    batch's stdin (an upload's data); the others then read nothing (``/dev/null``)."""
     bits: list[Any] = []
     for index, command in enumerate(commands):
         # the newline ends a comment the command may end with
-        bits += ["(", command, "\n);", "__pyinfra_rc=$?;"]
+        closed = "</dev/null;" if stdin_for is not None and index != stdin_for else ";"
+        bits += ["(", command, "\n)" + closed, "__pyinfra_rc=$?;"]
         bits += ["printf", f"'\\n{token} {index} %d\\n'", '"$__pyinfra_rc";']
         bits += ["printf", f"'\\n{token} {index}\\n'", ">&2;"]
         bits += ["[", '"$__pyinfra_rc"', "-eq", "0", "]", "||", "exit", '"$__pyinfra_rc";']

@@ -43,15 +43,23 @@ class Sink(Protocol):
 
     failed: str | None
 
-    def take_result(
-        self, command: StringCommand, part: Part, whole: CommandOutput, share: float
-    ) -> None: ...
+    def take_result(self, command: Any, part: Part, whole: CommandOutput, share: float) -> None: ...
+
+
+@dataclass
+class QueuedUpload:
+    """A small upload waiting in the queue: a command of the batch that writes the
+    batch's stdin (its data) to the destination, atomically (``upload.sh``)."""
+
+    command: Any  # the operation's FileUploadCommand (what its result names)
+    data: bytes
+    script: StringCommand
 
 
 @dataclass
 class _Entry:
     sink: Sink
-    commands: list[StringCommand] = field(default_factory=list)
+    commands: list[StringCommand | QueuedUpload] = field(default_factory=list)
     # Set when its operation ended with the commands still here: records its result
     # once they ran; returns the host's error when the operation failed.
     done: Callable[[], str | None] | None = None
@@ -63,7 +71,7 @@ class Prefix:
 
     script: StringCommand
     consume: Callable[[CommandOutput, float], CommandOutput]
-
+    stdin: bytes | None = None  # the data of the upload among them
     def lost(self, exc: BaseException) -> None:
         """The command carrying them raised: the first of them failed with that error
         (its operation's result says so); the rest never ran."""
@@ -90,11 +98,16 @@ class CommandQueue:
     def __bool__(self) -> bool:
         return self._mine()
 
-    def add(self, sink: Sink, command: StringCommand, arguments: dict[str, Any]) -> None:
-        """Queue ``command`` (run with the connector ``arguments``) for ``sink``."""
+    def add(
+        self, sink: Sink, command: StringCommand | QueuedUpload, arguments: dict[str, Any]
+    ) -> None:
+        """Queue ``command`` (run with the connector ``arguments``) for ``sink``. A batch
+        carries one upload (its data is the batch's stdin): a second one sends the first."""
         resolved = self.host.resolve_arguments(arguments)
         if self._entries and resolved != self._resolved:
             self.settle_or_raise()  # other privileges or shell: the queue goes out first
+        if isinstance(command, QueuedUpload) and self._upload() is not None:
+            self.settle_or_raise()
         self._arguments, self._resolved = dict(arguments), resolved
         self._owner = threading.get_ident()
         last = self._entries[-1] if self._entries else None
@@ -102,6 +115,13 @@ class CommandQueue:
             last = _Entry(sink)
             self._entries.append(last)
         last.commands.append(command)
+
+    def _upload(self) -> QueuedUpload | None:
+        for entry in self._entries:
+            for item in entry.commands:
+                if isinstance(item, QueuedUpload):
+                    return item
+        return None
 
     def holds(self, sink: Sink) -> bool:
         return any(entry.sink is sink and entry.done is None for entry in self._entries)
@@ -125,7 +145,7 @@ class CommandQueue:
         prefix = self._take()
         started = time.monotonic()
         try:
-            _ok, output = self._send(prefix.script)
+            _ok, output = self._send(prefix.script, prefix.stdin)
         except Exception as exc:
             prefix.lost(exc)
             raise
@@ -154,10 +174,11 @@ class CommandQueue:
 
     _failure: str | None = None
 
-    def _send(self, command: StringCommand) -> tuple[bool, CommandOutput]:
+    def _send(self, command: StringCommand, stdin: bytes | None) -> tuple[bool, CommandOutput]:
         self.sending = True
+        extra: dict[str, Any] = {"_stdin": stdin} if stdin is not None else {}
         try:
-            return self.host.run_shell_command(command, **(self._arguments or {}))
+            return self.host.run_shell_command(command, **(self._arguments or {}), **extra)
         finally:
             self.sending = False
 
@@ -165,6 +186,8 @@ class CommandQueue:
         entries, self._entries = self._entries, []
         commands = [command for entry in entries for command in entry.commands]
         token = new_token()
+        upload = next((i for i, c in enumerate(commands) if isinstance(c, QueuedUpload)), None)
+        scripts = [c.script if isinstance(c, QueuedUpload) else c for c in commands]
 
         def consume(output: CommandOutput, elapsed: float) -> CommandOutput:
             parts, rest = split_with_rest(output, token, len(commands))
@@ -174,7 +197,8 @@ class CommandQueue:
             for entry in entries:
                 for command in entry.commands:
                     if index < len(parts):
-                        entry.sink.take_result(command, parts[index], output, share)
+                        result = command.command if isinstance(command, QueuedUpload) else command
+                        entry.sink.take_result(result, parts[index], output, share)
                         if parts[index].exit_code != 0 and failed_entry is None:
                             failed_entry = entry
                     index += 1
@@ -192,7 +216,8 @@ class CommandQueue:
                 raise _OpenFailed(failed_entry.sink.failed or "a queued command failed")
             return rest
 
-        return Prefix(script(commands, token), consume)
+        data = commands[upload].data if upload is not None else None  # type: ignore[union-attr]
+        return Prefix(script(scripts, token, stdin_for=upload), consume, data)
 
 
 class PrefixFailed(PyinfraError):

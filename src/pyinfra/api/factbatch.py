@@ -182,8 +182,9 @@ def read_batch(host: Host, queries: list[FactQuery]) -> dict[FactKey, Any]:
         command = StringCommand(prefix.script, command)
     started = time.monotonic()
     try:
+        extra: dict[str, Any] = {"_stdin": prefix.stdin} if prefix and prefix.stdin else {}
         ok, output = host.run_shell_command(
-            command, print_input=print_input, **queries[0].connector_kwargs
+            command, print_input=print_input, **queries[0].connector_kwargs, **extra
         )
     except Exception as exc:
         if prefix is not None:

@@ -16,9 +16,9 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pyinfra import context
-from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS
+from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS, ResolvedArguments
 from pyinfra.api.cmdbatch import Part, can_batch, part_output
-from pyinfra.api.cmdqueue import CommandQueue, EarlierOperationFailed, PrefixFailed
+from pyinfra.api.cmdqueue import CommandQueue, EarlierOperationFailed, PrefixFailed, QueuedUpload
 from pyinfra.api.command import (
     FileDownloadCommand,
     FileUploadCommand,
@@ -40,6 +40,12 @@ from pyinfra.api.results import (
     OperationMeta,
 )
 from pyinfra.api.scheduler import Scheduler, Turn
+from pyinfra.connectors._runner.transfer import (
+    known_size,
+    new_upload_token,
+    open_sized_upload_source,
+    upload_command,
+)
 from pyinfra.connectors.output import CommandOutput, OutputLine
 
 if TYPE_CHECKING:
@@ -419,6 +425,11 @@ class _Executor:
             if self.batching and self._can_batch(item):
                 self.queue.add(self, item, self.connector_kwargs)
                 continue
+            if self.batching and isinstance(item, FileUploadCommand):
+                upload = self._batched_upload(item)
+                if upload is not None:
+                    self.queue.add(self, upload, self.connector_kwargs)
+                    continue
             if not self._flush():
                 return
             ok = self._execute_with_retries(item)
@@ -433,6 +444,26 @@ class _Executor:
         if self.shell_batching is None:
             self.shell_batching = self.host.can_batch_shell_commands(self.connector_kwargs)
         return self.shell_batching
+
+    def _batched_upload(self, command: FileUploadCommand) -> QueuedUpload | None:
+        """``command`` as a command of the host's batch, if the connector sends such
+        uploads that way (a small file to a far host) and it runs as the login user."""
+        if command.connector_arguments or not self._can_batch(StringCommand(":")):
+            return None
+        connector = self.host.connector
+        size = known_size(command.src)
+        batches = getattr(connector, "batches_upload", None)
+        if size is None or not callable(batches) or not batches(size):
+            return None
+        if ResolvedArguments.for_host(self.host, self.connector_kwargs).escalates:
+            return None
+        try:
+            with open_sized_upload_source(command.src) as (source, _size):
+                data = source.read()
+        except OSError:
+            return None  # put_file reports the unreadable source
+        script = upload_command(command.dest, len(data), new_upload_token())
+        return QueuedUpload(command, data, script)
 
     def _flush(self) -> bool:
         """Run what the host's queue holds (this operation's commands and earlier

@@ -128,6 +128,12 @@ class BaseConnector(abc.ABC):
     # every command through a POSIX shell; a connector for network devices must not.
     batches_shell_commands: bool = False
     handles_execution: bool = False
+
+    def batches_upload(self, size: int) -> bool:
+        """Whether an upload of ``size`` bytes (no escalation) may go out as a command
+        of a batch, its data on the batch's stdin (``upload.sh``): worth it where a round
+        trip costs more than the command (see the SSH connector)."""
+        return False
     data_cls: type = ConnectorData
     data_meta: dict[str, DataMeta] = {}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -158,7 +159,9 @@ def test_cli_second_run_reads_its_facts_in_one_command(tmp_path: Path) -> None:
     for _ in range(2):
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
-    fact_commands = [line for line in result.stdout.splitlines() if "stat" in line]
+    # each echoed command starts with the host's prompt (a batch spans several lines)
+    echoed = re.split(r"^\[@local\] \$ ", result.stdout, flags=re.MULTILINE)[1:]
+    fact_commands = [command for command in echoed if "stat" in command]
     assert len(fact_commands) == 1, result.stdout
     assert all(f"/d{i}" in fact_commands[0] for i in range(5))
 

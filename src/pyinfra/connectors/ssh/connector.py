@@ -217,13 +217,19 @@ class SSHConnector(RsyncMixin, ExecutionConnector):
             transfer.remove_staged(staged)
         return True
 
+    def batches_upload(self, size: int) -> bool:
+        return self._is_far() and size <= STREAM_UPLOAD_MAX_BYTES
+
+    def _is_far(self) -> bool:
+        rtt = self.connection.round_trip
+        return rtt is not None and rtt >= STREAM_UPLOAD_MIN_RTT
+
     def _streams_small_upload(self, filename_or_io: str | IO[Any]) -> bool:
         """Whether to send this upload as one command (the file on its stdin, see
         ``stream_put_file``): a small file to a host far enough away that sftp's requests
         in a row (stat, open, write, setstat, close, rename) cost more than the few
         processes that command starts on the target."""
-        rtt = self.connection.round_trip
-        if rtt is None or rtt < STREAM_UPLOAD_MIN_RTT:
+        if not self._is_far():
             return False
         size = known_size(filename_or_io)
         return size is not None and size <= STREAM_UPLOAD_MAX_BYTES
