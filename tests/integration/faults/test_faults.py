@@ -184,6 +184,61 @@ def test_dead_peer_fails_its_host_and_the_others_go_on(lab: FaultLab) -> None:
         kill_processes_with(token)
 
 
+def test_a_host_frozen_mid_batch_fails_naming_the_command_in_flight(lab: FaultLab) -> None:
+    """Queued commands (one operation's, and the next operation's fact read) go out as
+    one batch; the host stops answering while its second command runs: that host fails
+    with that command named, the other host finishes its deploy."""
+    from pyinfra import host as current
+    from pyinfra.api import Inventory, State
+    from pyinfra.operations import files, server
+    from tests.helpers.deploykit import run_many
+
+    token = _token("batch")
+    keepalive = {"ssh_server_alive_interval": 1, "ssh_server_alive_count_max": 2}
+    inventory = Inventory(
+        ([(lab.address(t), lab.ssh_data(t, **keepalive)) for t in ("ssh1", "ssh2")], {})
+    )
+    state = State(inventory, Config())
+    hosts = list(inventory)
+    frozen_name = lab.address("ssh1")
+    marker = f"/tmp/{token}-done"
+
+    def deploy() -> None:
+        frozen = current.name == frozen_name
+        middle = f"sleep 60 # {token}" if frozen else "sleep 1"
+        server.shell(name="batch", commands=["echo first", middle, "echo last"])
+        files.file(name="after", path=marker)
+
+    try:
+        for one in hosts:
+            one.connect(raise_exceptions=True)
+        stopped = _freeze_when_running(lab, "ssh1", CONTAINER_USER, token)
+        started = time.monotonic()
+        results = run_many(state, hosts, deploy, mode="no_wait")
+        elapsed = time.monotonic() - started
+        try:
+            assert stopped, "the sshd session was not frozen"
+            assert elapsed < 1 + 3 + 2 + 5 * MARGIN  # dead after ~3 s of silence
+            failed, other = results[frozen_name], results[lab.address("ssh2")]
+            assert not failed.success
+            error = failed.error or ""
+            assert f"sleep 60 # {token}" in error and "connection lost" in error, error
+            assert "\n" not in error
+            assert other.success, other.error
+            [batch] = [m for m in failed.operations if m.name == "batch"]
+            assert [c.output.exit_code == 0 for c in batch.commands] == [True, False]
+            assert "after" not in [m.name for m in failed.operations]
+            assert [m.name for m in other.operations if m.success] == ["batch", "after"]
+            assert os.path.exists(marker)  # ssh2 is this machine's sshd
+        finally:
+            signal_all(stopped, signal.SIGCONT)
+    finally:
+        for one in hosts:
+            one.disconnect()
+        kill_processes_with(token)
+        subprocess.run(["rm", "-f", marker], check=False)
+
+
 def test_killed_session_process_fails_the_command_at_once(lab: FaultLab) -> None:
     token = _token("killed")
     host = _connected(lab, "ssh2")
