@@ -63,6 +63,8 @@ class _Entry:
     # Set when its operation ended with the commands still here: records its result
     # once they ran; returns the host's error when the operation failed.
     done: Callable[[], str | None] | None = None
+    # Queued by an operation that started ahead of its turn (see ``set_gate``).
+    gated: bool = False
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Prefix:
     script: StringCommand
     consume: Callable[[CommandOutput, float], CommandOutput]
     stdin: bytes | None = None  # the data of the upload among them
+
     def lost(self, exc: BaseException) -> None:
         """The command carrying them raised: the first of them failed with that error
         (its operation's result says so); the rest never ran."""
@@ -90,6 +93,9 @@ class CommandQueue:
         self._arguments: dict[str, Any] | None = None
         self._resolved: dict[str, Any] | None = None
         self._owner: int | None = None
+        self._gate: Callable[[], None] | None = None
+        self._gate_owner: object = None
+        self._after_gate: list[Callable[[], None]] = []
         self.sending = False
 
     def _mine(self) -> bool:
@@ -112,7 +118,7 @@ class CommandQueue:
         self._owner = threading.get_ident()
         last = self._entries[-1] if self._entries else None
         if last is None or last.sink is not sink or last.done is not None:
-            last = _Entry(sink)
+            last = _Entry(sink, gated=self._gate is not None)
             self._entries.append(last)
         last.commands.append(command)
 
@@ -135,12 +141,74 @@ class CommandQueue:
     def discard(self) -> None:
         """Forget everything queued (the run was stopped or interrupted)."""
         self._entries.clear()
+        self._gate = None
+
+    def deferred(self) -> bool:
+        """Whether operations that ended are waiting for their commands here."""
+        return self._mine() and any(entry.done is not None for entry in self._entries)
+
+    # Reading ahead of the turn (lock-step runs) ------------------------------------------
+    # A host whose last operation is deferred, and whose next one may not start yet
+    # (other hosts have not finished the previous step), starts it anyway up to its
+    # first change: its fact reads go out with the deferred commands (one round trip),
+    # and ``gate`` (waiting for the turn) is passed before anything it queued or runs
+    # is sent, and at its end. Reads change nothing, so the other hosts see the same
+    # order of changes as in strict lock-step.
+
+    def set_gate(self, gate: Callable[[], None], owner: object) -> None:
+        """``owner`` (the operation's result) starts before its turn; ``gate`` waits
+        for the turn."""
+        self._gate, self._gate_owner, self._after_gate = gate, owner, []
+
+    def gate_pending(self, owner: object = None) -> bool:
+        return self._gate is not None and (owner is None or owner is self._gate_owner)
+
+    def on_turn(self, action: Callable[[], None]) -> None:
+        """``action`` now, or once the pending turn is taken (what other hosts would
+        see of the operation: its start callbacks)."""
+        if self._gate is None:
+            action()
+        else:
+            self._after_gate.append(action)
+
+    def drop_gate(self) -> None:
+        self._gate, self._gate_owner, self._after_gate = None, None, []
+
+    def pass_gate(self) -> None:
+        """Send what was queued before the gate (other hosts may be waiting for it),
+        then wait for the turn."""
+        gate, self._gate = self._gate, None
+        after, self._after_gate, self._gate_owner = self._after_gate, [], None
+        if gate is None:
+            return
+        first = next((i for i, e in enumerate(self._entries) if e.gated), len(self._entries))
+        if first and self._owner == threading.get_ident() and not self.sending:
+            rest, self._entries = self._entries[first:], self._entries[:first]
+            try:
+                self._settle_now()
+            finally:
+                self._entries += rest
+        gate()
+        for entry in self._entries:
+            entry.gated = False
+        for action in after:
+            action()
+
+    def _gate_before_sending(self) -> None:
+        if self._gate is not None and any(entry.gated for entry in self._entries):
+            self.pass_gate()
 
     def settle(self) -> bool:
         """Run everything queued now, in one command. False if a command of an operation
         still running failed; an earlier (deferred) operation's failure raises
         :class:`EarlierOperationFailed`."""
         if not self._mine():
+            return True
+        self._gate_before_sending()
+        return self._settle_now()
+
+    def _settle_now(self) -> bool:
+        if not self._entries:
             return True
         prefix = self._take()
         started = time.monotonic()
@@ -165,7 +233,8 @@ class CommandQueue:
         if self.host.resolve_arguments(arguments) != self._resolved:
             self.settle_or_raise()
             return None
-        return self._take()
+        self._gate_before_sending()
+        return self._take() if self._entries else None
 
     def settle_or_raise(self) -> None:
         """:meth:`settle`, raising :class:`PrefixFailed` if a queued command failed."""

@@ -162,8 +162,8 @@ def run_deploy_on_host(
 def _settled(host: Host, exc: Exception) -> Exception:
     """After an error in deploy code, the operations before it complete (their commands
     ran before the error in pyinfra's order); an earlier failure is the host's error."""
-    if isinstance(exc, RunStopped):
-        host.command_queue.discard()
+    if isinstance(exc, (RunStopped, HostOperationFailed)):
+        host.command_queue.discard()  # the host stops here: nothing queued may run
         return exc
     try:
         host.command_queue.settle_or_raise()

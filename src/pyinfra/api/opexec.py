@@ -84,47 +84,85 @@ def execute_operation(
 
     queue = host.command_queue
     if run is not None:
-        run.wait_turn(host, settle=queue.settle)
-    deferred = False
+        if _may_read_ahead(run, queue, global_kwargs):
+            if not run.try_turn(host):
+                queue.set_gate(lambda: run.wait_turn(host), meta)  # taken before any change
+        else:
+            run.wait_turn(host, settle=queue.settle)
     try:
-        _register(state, host, meta, global_kwargs, call_args or [])
-        condition = global_kwargs.pop("_if", None)
-        if condition is not None:
-            queue.settle()  # the condition may look at earlier results
-            if not _evaluate_if(condition, meta.operation):
-                return _skip(state, host, meta, "condition (_if) not met")
-        holder: AbstractContextManager[Turn] = nullcontext(Turn())
-        if run is not None:
-            holder = run.hold(
-                host,
-                key,
-                serial=bool(global_kwargs.get("_serial")),
-                parallel=global_kwargs.get("_parallel"),
-                run_once=bool(global_kwargs.get("_run_once")),
-            )
-        with holder as turn:
-            if not turn.run:
-                return _skip(state, host, meta, f"run once, on {turn.run_once_owner}")
-            _nesting.depth = _depth() + 1
-            try:
-                may_defer = (
-                    run is not None
-                    and _depth() == 1
-                    and not ignore
-                    and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
-                )
-                deferred = _run(
-                    host, state, meta, make_generator, global_kwargs, bool(ignore), may_defer
-                )
-            finally:
-                _nesting.depth = _depth() - 1
-        if deferred:
-            return meta  # completed (recorded, step finished) when its commands ran
-        _fail_host(host, run, meta)
-    finally:
-        if run is not None and not deferred:
+        deferred = _execute_in_turn(
+            host, state, run, meta, key, make_generator, global_kwargs, call_args, ignore
+        )
+    except BaseException:
+        turn_taken = not queue.gate_pending()
+        queue.drop_gate()
+        if run is not None and turn_taken:
             run.finish_step(host)
+        raise
+    queue.pass_gate()
+    if run is not None and not deferred:
+        run.finish_step(host)
     return meta
+
+
+def _may_read_ahead(run: Scheduler, queue: CommandQueue, global_kwargs: dict[str, Any]) -> bool:
+    """Whether the operation may start before its turn, reading only (see cmdqueue)."""
+    return (
+        run.reads_ahead
+        and queue.deferred()
+        and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
+    )
+
+
+def _execute_in_turn(
+    host: Host,
+    state: State | None,
+    run: Scheduler | None,
+    meta: OperationMeta,
+    key: Any,
+    make_generator: Callable[[], Any],
+    global_kwargs: dict[str, Any],
+    call_args: list[str] | None,
+    ignore: Any,
+) -> bool:
+    """The operation once it may start; True if it ended deferred."""
+    queue = host.command_queue
+    _register(state, host, meta, global_kwargs, call_args or [])
+    condition = global_kwargs.pop("_if", None)
+    if condition is not None:
+        queue.settle()  # the condition may look at earlier results
+        if not _evaluate_if(condition, meta.operation):
+            _skip(state, host, meta, "condition (_if) not met")
+            return False
+    holder: AbstractContextManager[Turn] = nullcontext(Turn())
+    if run is not None:
+        holder = run.hold(
+            host,
+            key,
+            serial=bool(global_kwargs.get("_serial")),
+            parallel=global_kwargs.get("_parallel"),
+            run_once=bool(global_kwargs.get("_run_once")),
+        )
+    with holder as turn:
+        if not turn.run:
+            _skip(state, host, meta, f"run once, on {turn.run_once_owner}")
+            return False
+        _nesting.depth = _depth() + 1
+        try:
+            may_defer = (
+                run is not None
+                and _depth() == 1
+                and not ignore
+                and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
+            )
+            deferred = _run(
+                host, state, meta, make_generator, global_kwargs, bool(ignore), may_defer
+            )
+        finally:
+            _nesting.depth = _depth() - 1
+    if not deferred:
+        _fail_host(host, run, meta)
+    return deferred
 
 
 # Operations that hold something of the run while they execute (a lock, a bound, a
@@ -207,14 +245,23 @@ def _register(
         return iter([command.command for command in meta.commands])
 
     state.register_operation(host, meta, global_kwargs, call_args, commands)
-    if announce and state.mark_operation_started(meta.op_hash, end_others=True):
-        state.trigger_callbacks("operation_start", meta.op_hash)
+    if not announce:
+        return
+
+    def start() -> None:
+        if state.mark_operation_started(meta.op_hash, end_others=True):
+            state.trigger_callbacks("operation_start", meta.op_hash)
+
+    host.command_queue.on_turn(start)
 
 
 def _record(state: State | None, host: Host, meta: OperationMeta) -> None:
     if state is None:
         return
-    host.command_queue.settle()  # earlier operations' results are recorded first
+    queue = host.command_queue
+    queue.settle()  # earlier operations' results are recorded first
+    if queue.gate_pending(meta):
+        queue.pass_gate()  # an operation ends in its turn
     state.record_result(host, meta)
     if meta.success is False:
         state.trigger_callbacks(
@@ -266,7 +313,9 @@ def _run(
     (deferred: it completes when they have run, see :mod:`pyinfra.api.cmdqueue`)."""
     started = time.monotonic()
     if state is not None:
-        state.trigger_callbacks("operation_host_start", host, meta.op_hash)
+        host.command_queue.on_turn(
+            lambda: state.trigger_callbacks("operation_host_start", host, meta.op_hash)
+        )
     connector_kwargs = _connector_kwargs(global_kwargs)
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
     executor.may_defer = may_defer and executor.batching and not executor.dry

@@ -72,6 +72,9 @@ class Scheduler:
         self._cond = threading.Condition()
         self._stopped: str | None = None
         self._slots = threading.BoundedSemaphore(parallel) if parallel > 0 else None
+        # A host may read ahead of its turn (see cmdqueue) only where waiting for the
+        # turn cannot hold a slot another host needs to get there.
+        self.reads_ahead = mode == "lockstep" and (parallel <= 0 or parallel >= len(self.hosts))
         self._locks: dict[Hashable, threading.Lock] = {}
         self._bounds: dict[Hashable, threading.BoundedSemaphore] = {}
         self._once: dict[Hashable, RunOnce] = {}
@@ -141,6 +144,16 @@ class Scheduler:
             self._check_stopped()
             if host in self._started:
                 self._started[host] += 1
+
+    def try_turn(self, host: Host) -> bool:
+        """Take ``host``'s turn for its next operation if it may start now."""
+        with self._cond:
+            if not self._may_start(host):
+                return False
+            self._check_stopped()
+            if host in self._started:
+                self._started[host] += 1
+            return True
 
     def finish_step(self, host: Host) -> None:
         """``host`` finished (or skipped) the operation it waited its turn for."""

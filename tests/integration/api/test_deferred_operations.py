@@ -128,3 +128,31 @@ def test_lockstep_hosts_still_wait_for_each_other(tmp_path: Path) -> None:
         for one in hosts:
             one.disconnect()
     assert all(result.success for result in results.values()), results
+
+
+def test_lockstep_hosts_read_ahead_with_their_deferred_commands(tmp_path: Path) -> None:
+    """In lock-step, a host whose previous operation is deferred reads its next
+    operation's facts together with those commands, before the other hosts finished
+    the step (reads change nothing); its changes still wait for its turn."""
+    inventory = Inventory((["@multilocal/a", "@multilocal/b", "@multilocal/c"], {}))
+    state = State(inventory)
+    hosts = list(inventory)
+    for one in hosts:
+        one.connect(raise_exceptions=True)
+    seen = {one.name: _count(one) for one in hosts}
+
+    def deploy() -> None:
+        me = current_host.name.split("/")[-1]
+        for step in range(3):
+            files.file(name=f"file {step}", path=str(tmp_path / f"{me}-{step}"))
+
+    try:
+        results = run_many(state, hosts, deploy)
+    finally:
+        for one in hosts:
+            one.disconnect()
+    assert all(result.success for result in results.values()), results
+    assert len(list(tmp_path.iterdir())) == 9
+    for name, commands in seen.items():
+        # read 0; touch 0 + read 1; touch 1 + read 2; touch 2 (one at a time: 6)
+        assert len(commands) == 4, (name, commands)
