@@ -449,3 +449,42 @@ def test_authentication_requests_do_not_wait_for_the_service_accept(
         MSG_USERAUTH_REQUEST,
     ], sent
     assert not any(by_reader for _, by_reader in sent), sent
+
+
+def test_the_first_channel_is_opened_behind_the_authentication_request(env: SSHEnv) -> None:
+    """The first command's channel open goes right behind the (first) authentication
+    request: it is confirmed with the login, and the first command runs on it."""
+    from pyinfra.connectors.ssh import SSHConnector
+
+    with env.host() as host:
+        connector = host.connector
+        assert isinstance(connector, SSHConnector)
+        connection = connector.connection
+        spare = connection._spare
+        transport: Any = connection.client.get_transport()
+        assert spare is not None and spare is transport.early_spare
+        assert spare.done.wait(5) and spare.channel is not None
+        early = spare.channel
+        assert _whoami(host) == KEY_USER
+        assert early.closed  # the command ran on it
+
+
+def test_a_refused_first_key_gives_the_early_channel_up_at_once(
+    env: SSHEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server rejects a channel open that followed a refused authentication
+    request: the first command opens its own channel instead of waiting for that one
+    (bound: well under the connect timeout)."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    generate_client_key(home / ".ssh", "ecdsa", name="id_ecdsa")  # unknown: tried first
+    shutil.copy(env.key, home / ".ssh" / "id_ed25519")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    with env.host(ssh_key=None, ssh_look_for_keys=True, ssh_connect_timeout=30) as host:
+        connection = host.connector.connection  # type: ignore[attr-defined]
+        transport: Any = connection.client.get_transport()
+        assert transport.early_spare is None  # given up when the first key was refused
+        started = time.monotonic()
+        assert _whoami(host) == KEY_USER
+        assert time.monotonic() - started < 5

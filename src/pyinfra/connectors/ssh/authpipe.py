@@ -13,6 +13,7 @@ takes paramiko's own two-step path.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import paramiko
@@ -44,6 +45,12 @@ class _PipelinedAuthHandler(AuthHandler):
         accept.add_string("ssh-userauth")
         accept.rewind()
         _paramiko_handler._parse_service_accept(self, accept)
+        transport._after_auth_request()
+
+    def _parse_userauth_failure(self, m: Message) -> None:
+        transport: Any = self.transport
+        transport._auth_attempt_failed()
+        _paramiko_handler._parse_userauth_failure(self, m)
 
     def _parse_service_accept(self, m: Message) -> None:
         if self.pipelined:
@@ -67,9 +74,27 @@ class _PipelinedAuthHandler(AuthHandler):
 
 
 class PipelinedTransport(paramiko.Transport):
-    """A paramiko transport whose client authentication attempts cost one round trip."""
+    """A paramiko transport whose client authentication attempts cost one round trip.
+
+    ``after_first_auth_request`` (optional) is called once, right after the first
+    authentication request went out without waiting; ``first_auth_failed`` if that
+    attempt was refused (see ``ssh/connect.py``: the first channel's open rides behind
+    that request)."""
 
     _auth_handler: AuthHandler | None = None
+    after_first_auth_request: Callable[[], None] | None = None
+    first_auth_failed: Callable[[], None] | None = None
+    _attempts = 0
+
+    def _after_auth_request(self) -> None:
+        self._attempts += 1
+        if self._attempts == 1 and self.after_first_auth_request is not None:
+            self.after_first_auth_request()
+
+    def _auth_attempt_failed(self) -> None:
+        if self._attempts == 1 and self.first_auth_failed is not None:
+            hook, self.first_auth_failed = self.first_auth_failed, None
+            hook()
 
     @property
     def auth_handler(self) -> AuthHandler | None:

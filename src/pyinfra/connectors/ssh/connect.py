@@ -56,7 +56,10 @@ class _QuickAckSocket(socket.socket):
     small packets in a row (e.g. a debug message, then a channel confirmation) the second
     waits for our ACK of the first, which Linux delays by up to 40 ms when we have nothing
     to send. Asking for a quick ACK after each small read removes that stall.
+    ``connect_seconds``: how long the TCP connect took (one round trip).
     """
+
+    connect_seconds: float | None = None
 
     def recv(self, size: int, flags: int = 0) -> bytes:
         data = super().recv(size, flags)
@@ -191,6 +194,16 @@ class _SpareChannel:
                 channel = None
             self.channel = channel
             self.done.set()
+
+    def give_up(self) -> None:
+        """It will not come (its open was refused or lost): whoever claims it opens a
+        channel of its own, at once."""
+        with self._lock:
+            self._abandoned = True
+            channel, self.channel = self.channel, None
+        self.done.set()
+        if channel is not None:
+            channel.close()
 
     def take(self, timeout: float) -> paramiko.Channel | None:
         """The channel (waiting up to ``timeout`` s for it), or None if it could not be
@@ -445,7 +458,7 @@ def _connect_once(settings: SSHSettings) -> SSHConnection:
             sock = proxy = _proxy_command(settings.proxy_command, settings)
         else:
             sock = _tcp_connect(settings)
-        client = _authenticate(settings, sock, kwargs)
+        client = _authenticate(settings, sock, kwargs, early_channel=True)
     except BaseException:
         if proxy is not None:
             with contextlib.suppress(Exception):
@@ -454,6 +467,9 @@ def _connect_once(settings: SSHSettings) -> SSHConnection:
             jump.close()
         raise
     connection = SSHConnection(settings, client, jumps, proxy)
+    connection.round_trip = getattr(sock, "connect_seconds", None)
+    transport: Any = client.get_transport()
+    connection._spare = getattr(transport, "early_spare", None)
     connection.watch()
     return connection
 
@@ -481,7 +497,9 @@ def _tcp_connect(settings: SSHSettings) -> socket.socket:
         sock = _QuickAckSocket(family, kind, proto)
         try:
             sock.settimeout(max(0.1, deadline - time.monotonic()))
+            connecting = time.monotonic()
             sock.connect(address)
+            sock.connect_seconds = time.monotonic() - connecting  # one round trip
         except OSError as exc:
             sock.close()
             last = exc
@@ -586,7 +604,7 @@ def _open_direct(via: SSHConnection, target: SSHSettings) -> paramiko.Channel:
 # -- authentication -------------------------------------------------------------------------
 
 
-def _transport_factory(sock: Any, **kwargs: Any) -> paramiko.Transport:
+def _transport_factory(sock: Any, **kwargs: Any) -> PipelinedTransport:
     transport = PipelinedTransport(sock, **kwargs)
     options = transport.get_security_options()
     known = tuple(options.ciphers)
@@ -622,7 +640,45 @@ def check_key_file(path: str, passphrase: str | None, name: str) -> None:
         ) from None
 
 
-def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> paramiko.SSHClient:
+def _open_channel_early(transport: PipelinedTransport, timeout: float) -> None:
+    """Send the first channel's open right behind the first authentication request
+    (one round trip saved on every connection). OpenSSH keeps a message that follows a
+    successful authentication request for the session it starts; a refused attempt
+    makes it reject the open, and the spare is given up. Only with OpenSSH servers."""
+    any_transport: Any = transport
+
+    def start() -> None:
+        if str(transport.remote_version).startswith("SSH-2.0-OpenSSH_"):
+            any_transport.early_spare = _SpareChannel(transport, timeout)
+
+    def refused() -> None:
+        spare = getattr(transport, "early_spare", None)
+        any_transport.early_spare = None
+        if spare is not None:
+            spare.give_up()
+
+    transport.after_first_auth_request = start
+    transport.first_auth_failed = refused
+
+
+def _check_early_channel(client: paramiko.SSHClient, auth_seconds: float) -> None:
+    """After authentication: an early channel that does not come within a few times the
+    time authentication took is given up (a server that dropped the open)."""
+    spare: _SpareChannel | None = getattr(client.get_transport(), "early_spare", None)
+    if spare is None or spare.done.is_set():
+        return
+
+    def watch() -> None:
+        if not spare.done.wait(max(1.0, 4 * auth_seconds)):
+            logger.debug("the early channel open got no answer: opening channels normally")
+            spare.give_up()
+
+    threading.Thread(target=watch, daemon=True, name="pyinfra-ssh-early").start()
+
+
+def _authenticate(
+    settings: SSHSettings, sock: Any, extra: dict[str, Any], early_channel: bool = False
+) -> paramiko.SSHClient:
     name = settings.name
     for key in settings.required_keys:
         check_key_file(key, settings.key_password or settings.password, name)
@@ -644,6 +700,14 @@ def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> pa
         "sock": sock,
         "transport_factory": _transport_factory,
     }
+    if early_channel:
+
+        def factory(sock: Any, **factory_kwargs: Any) -> paramiko.Transport:
+            transport = _transport_factory(sock, **factory_kwargs)
+            _open_channel_early(transport, timeout)
+            return transport
+
+        kwargs["transport_factory"] = factory
     kwargs.update(extra)  # ssh_paramiko_connect_kwargs: applied last
     kwargs["sock"] = sock
     # The whole handshake (banner, key exchange, authentication) gets ConnectTimeout:
@@ -680,6 +744,8 @@ def _authenticate(settings: SSHSettings, sock: Any, extra: dict[str, Any]) -> pa
             raise HostKeyError(f"{name}: {error}") from None
         raise _auth_or_network_error(settings, exc) from None
     watchdog.cancel()
+    if early_channel:
+        _check_early_channel(client, time.monotonic() - started)
     if expired.is_set():  # it fired just as the handshake ended: the socket is gone
         client.close()
         raise RetryableConnectError(
