@@ -22,3 +22,29 @@ def new_host(
     inventory = Inventory(([(name, dict(data or {}))], {}))
     State(inventory, config or Config())
     return next(iter(inventory))
+
+
+def count_commands(host: Host, transfers: bool = False) -> list[str]:
+    """Record every command the host's connector runs from now on (its text; with
+    ``transfers``, also ``"put_file"``/``"get_file"`` for each transfer); the list
+    fills in as they run. The commands still run, on the real target."""
+    seen: list[str] = []
+    connector: Any = host.connector
+    original = connector.run_shell_command
+
+    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(command))
+        return original(command, *args, **kwargs)
+
+    connector.run_shell_command = spy
+    if transfers:
+        for name in ("put_file", "get_file"):
+
+            def spy_transfer(
+                *args: Any, _name: str = name, _real: Any = getattr(connector, name), **kwargs: Any
+            ) -> Any:
+                seen.append(_name)
+                return _real(*args, **kwargs)
+
+            setattr(connector, name, spy_transfer)
+    return seen

@@ -166,3 +166,20 @@ def make_ssh_env_fixture(*, name: str = "env", scope: Any = "module", **server_k
             yield env
 
     return _fixture
+
+
+@contextlib.contextmanager
+def key_user_dir(prefix: str) -> Iterator[Path]:
+    """A fresh directory on the target (this machine) owned by the key user, removed
+    afterwards (with whatever root-owned files a test put in it)."""
+    import pwd
+    import uuid
+
+    path = Path(f"/tmp/{prefix}-{uuid.uuid4().hex[:10]}")
+    path.mkdir(mode=0o755)
+    user = pwd.getpwnam(KEY_USER)
+    os.chown(path, user.pw_uid, user.pw_gid)
+    try:
+        yield path
+    finally:
+        subprocess.run(["rm", "-rf", str(path)], check=False)

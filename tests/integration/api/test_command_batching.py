@@ -16,25 +16,12 @@ from pyinfra.api.host import Host
 from pyinfra.facts.files import File
 from pyinfra.facts.server import Command
 from tests.helpers.deploykit import run
-from tests.helpers.hosts import MakeHost
+from tests.helpers.hosts import MakeHost, count_commands
 
 
 @pytest.fixture
 def local(make_host: MakeHost) -> Host:
     return make_host("@local", connect=True)
-
-
-def _count(host: Host) -> list[str]:
-    seen: list[str] = []
-    connector = host.connector
-    original = connector.run_shell_command
-
-    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(str(command))
-        return original(command, *args, **kwargs)
-
-    connector.run_shell_command = spy  # type: ignore[method-assign]
-    return seen
 
 
 @operation()
@@ -52,7 +39,7 @@ def yield_then_read(path: str) -> Any:
 
 
 def test_commands_share_one_round_trip_with_their_own_results(local: Host) -> None:
-    seen = _count(local)
+    seen = count_commands(local)
     results = run(
         local,
         lambda: several(
@@ -93,7 +80,7 @@ def test_each_command_runs_in_its_own_subshell(local: Host, tmp_path: Path) -> N
 
 
 def test_a_fact_read_runs_the_waiting_commands_first(local: Host, tmp_path: Path) -> None:
-    seen = _count(local)
+    seen = count_commands(local)
     path = str(tmp_path / "touched")
     results = run(local, lambda: yield_then_read(path=path))
     assert [c.output.stdout for c in results[0].commands] == ["", "after read"]
@@ -104,7 +91,7 @@ def test_marker_lookalikes_and_retries(local: Host) -> None:
     fake = "__pyinfra_cmd_0000000000000000__ 0 0"
     results = run(local, lambda: several(commands=[f"echo '{fake}'", "echo next"]))
     assert [c.output.stdout for c in results[0].commands] == [fake, "next"]
-    seen = _count(local)
+    seen = count_commands(local)
     run(local, lambda: several(commands=["true", "true"], _retries=1, _retry_delay=0))
     assert len(seen) == 2  # with retries each command runs (and is retried) alone
     assert local.get_fact(Command, "echo still-works") == "still-works"

@@ -8,6 +8,8 @@ connector runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.operations import files, server
 from tests.helpers.deploykit import run, run_many
-from tests.helpers.hosts import MakeHost
+from tests.helpers.hosts import MakeHost, count_commands
 
 
 @pytest.fixture
@@ -27,21 +29,8 @@ def local(make_host: MakeHost) -> Host:
     return make_host("@local", connect=True)
 
 
-def _count(host: Host) -> list[str]:
-    seen: list[str] = []
-    connector = host.connector
-    original = connector.run_shell_command
-
-    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(str(command))
-        return original(command, *args, **kwargs)
-
-    connector.run_shell_command = spy  # type: ignore[method-assign]
-    return seen
-
-
 def test_commands_go_out_with_the_next_operations_fact_read(local: Host, tmp_path: Path) -> None:
-    seen = _count(local)
+    seen = count_commands(local)
 
     def deploy() -> None:
         server.shell(name="one", commands=[f"touch {tmp_path}/one"])
@@ -60,7 +49,7 @@ def test_commands_go_out_with_the_next_operations_fact_read(local: Host, tmp_pat
 def test_a_deferred_failure_fails_the_host_before_any_later_change(
     local: Host, tmp_path: Path
 ) -> None:
-    seen = _count(local)
+    seen = count_commands(local)
 
     def deploy() -> None:
         server.shell(name="breaks", commands=["echo broken >&2; exit 3"])
@@ -109,11 +98,6 @@ def test_an_error_in_deploy_code_still_runs_the_operations_before_it(
 def test_lockstep_hosts_still_wait_for_each_other(tmp_path: Path) -> None:
     """Step 2 on host b checks what step 1 did on host a (slower): in lock-step, b's
     step 2 runs only once a's step 1 has really run, deferred or not."""
-    inventory = Inventory((["@multilocal/a", "@multilocal/b"], {}))
-    state = State(inventory)
-    hosts = list(inventory)
-    for one in hosts:
-        one.connect(raise_exceptions=True)
     flag = tmp_path / "a-did-step-1"
 
     def deploy() -> None:
@@ -122,11 +106,8 @@ def test_lockstep_hosts_still_wait_for_each_other(tmp_path: Path) -> None:
         second = f"test -f {flag}" if current_host.name.endswith("/b") else "true"
         server.shell(name="step 2", commands=[second])
 
-    try:
+    with _multilocal("a", "b") as (state, hosts):
         results = run_many(state, hosts, deploy)
-    finally:
-        for one in hosts:
-            one.disconnect()
     assert all(result.success for result in results.values()), results
 
 
@@ -134,25 +115,32 @@ def test_lockstep_hosts_read_ahead_with_their_deferred_commands(tmp_path: Path) 
     """In lock-step, a host whose previous operation is deferred reads its next
     operation's facts together with those commands, before the other hosts finished
     the step (reads change nothing); its changes still wait for its turn."""
-    inventory = Inventory((["@multilocal/a", "@multilocal/b", "@multilocal/c"], {}))
-    state = State(inventory)
-    hosts = list(inventory)
-    for one in hosts:
-        one.connect(raise_exceptions=True)
-    seen = {one.name: _count(one) for one in hosts}
 
     def deploy() -> None:
         me = current_host.name.split("/")[-1]
         for step in range(3):
             files.file(name=f"file {step}", path=str(tmp_path / f"{me}-{step}"))
 
-    try:
+    with _multilocal("a", "b", "c") as (state, hosts):
+        seen = {one.name: count_commands(one) for one in hosts}
         results = run_many(state, hosts, deploy)
-    finally:
-        for one in hosts:
-            one.disconnect()
     assert all(result.success for result in results.values()), results
     assert len(list(tmp_path.iterdir())) == 9
     for name, commands in seen.items():
         # read 0; touch 0 + read 1; touch 1 + read 2; touch 2 (one at a time: 6)
         assert len(commands) == 4, (name, commands)
+
+
+@contextmanager
+def _multilocal(*names: str) -> Iterator[tuple[State, list[Host]]]:
+    """Connected @multilocal hosts of one run (several executing hosts here)."""
+    inventory = Inventory(([f"@multilocal/{name}" for name in names], {}))
+    state = State(inventory)
+    hosts = list(inventory)
+    try:
+        for one in hosts:
+            one.connect(raise_exceptions=True)
+        yield state, hosts
+    finally:
+        for one in hosts:
+            one.disconnect()

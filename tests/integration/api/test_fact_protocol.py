@@ -15,6 +15,7 @@ from pyinfra.api.facts import FactBase, fact_fetch_counts
 from pyinfra.api.host import Host
 from pyinfra.api.operation import operation
 from tests.helpers.deploykit import run
+from tests.helpers.hosts import count_commands
 
 
 @pytest.fixture
@@ -96,15 +97,7 @@ def test_requires_command_method_gets_the_fact_arguments(host: Host) -> None:
 
 
 def test_requires_command_costs_no_extra_command(host: Host) -> None:
-    commands: list[str] = []
-    connector = host.connector
-    original = connector.run_shell_command
-
-    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
-        commands.append(str(command))
-        return original(command, *args, **kwargs)
-
-    connector.run_shell_command = spy  # type: ignore[method-assign]
+    commands = count_commands(host)
     host.get_fact(NeedsMethod, "sh")
     assert len(commands) == 1 and "command -v" in commands[0]
     assert any(name.endswith("NeedsMethod") for name in fact_fetch_counts(host))

@@ -423,12 +423,7 @@ def test_authentication_requests_do_not_wait_for_the_service_accept(
 
     from pyinfra.connectors.ssh import authpipe
 
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    generate_client_key(home / ".ssh", "ecdsa", name="id_ecdsa")  # unknown: tried first
-    shutil.copy(env.key, home / ".ssh" / "id_ed25519")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    _stranger_key_then_ours(env, tmp_path, monkeypatch)
     sent: list[tuple[int, bool]] = []  # (message type, sent by paramiko's reader thread)
     send: Any = getattr(authpipe.PipelinedTransport, "_send_message")  # noqa: B009
 
@@ -475,12 +470,7 @@ def test_a_refused_first_key_gives_the_early_channel_up_at_once(
     """The server rejects a channel open that followed a refused authentication
     request: the first command opens its own channel instead of waiting for that one
     (bound: well under the connect timeout)."""
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    generate_client_key(home / ".ssh", "ecdsa", name="id_ecdsa")  # unknown: tried first
-    shutil.copy(env.key, home / ".ssh" / "id_ed25519")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    _stranger_key_then_ours(env, tmp_path, monkeypatch)
     with env.host(ssh_key=None, ssh_look_for_keys=True, ssh_connect_timeout=30) as host:
         connection = host.connector.connection  # type: ignore[attr-defined]
         transport: Any = connection.client.get_transport()
@@ -488,3 +478,13 @@ def test_a_refused_first_key_gives_the_early_channel_up_at_once(
         started = time.monotonic()
         assert _whoami(host) == KEY_USER
         assert time.monotonic() - started < 5
+
+
+def _stranger_key_then_ours(env: SSHEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A home whose keys paramiko tries in order: an unknown one (refused), then ours."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    generate_client_key(home / ".ssh", "ecdsa", name="id_ecdsa")  # unknown: tried first
+    shutil.copy(env.key, home / ".ssh" / "id_ed25519")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pyinfra.api.host import Host
 from pyinfra.operations import files, server
 from tests.helpers.deploykit import run
-from tests.helpers.sshenv import KEY_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.hosts import count_commands
+from tests.helpers.sshenv import KEY_USER, SSHEnv, key_user_dir, make_ssh_env_fixture
 
 env = make_ssh_env_fixture()
 
@@ -34,14 +32,8 @@ def far(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def workdir() -> Iterator[Path]:
-    path = Path(f"/tmp/pyi-batch-{uuid.uuid4().hex[:10]}")
-    path.mkdir(mode=0o755)
-    user = pwd.getpwnam(KEY_USER)
-    os.chown(path, user.pw_uid, user.pw_gid)
-    try:
+    with key_user_dir("pyi-batch") as path:
         yield path
-    finally:
-        subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 @pytest.fixture
@@ -50,28 +42,7 @@ def host(env: SSHEnv) -> Iterator[Host]:
         yield connected
 
 
-def _count(host: Host) -> list[str]:
-    seen: list[str] = []
-    connector = host.connector
-    original = connector.run_shell_command
-    put = connector.put_file
-
-    def spy(command: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(str(command)[:60])
-        return original(command, *args, **kwargs)
-
-    def spy_put(*args: Any, **kwargs: Any) -> Any:
-        seen.append("put_file")
-        return put(*args, **kwargs)
-
-    connector.run_shell_command = spy  # type: ignore[method-assign]
-    connector.put_file = spy_put  # type: ignore[method-assign]
-    return seen
-
-
-def test_uploads_ride_in_the_batches(
-    far: None, host: Host, workdir: Path, tmp_path: Path
-) -> None:
+def test_uploads_ride_in_the_batches(far: None, host: Host, workdir: Path, tmp_path: Path) -> None:
     sources = []
     for index in range(3):
         source = tmp_path / f"file{index}.conf"
@@ -82,7 +53,7 @@ def test_uploads_ride_in_the_batches(
     os.chown(workdir / "existing.conf", *_ids())
     template = tmp_path / "app.j2"
     template.write_text("name = {{ app }}\n")
-    seen = _count(host)
+    seen = count_commands(host, transfers=True)
 
     def deploy() -> None:
         for index, source in enumerate(sources):

@@ -19,7 +19,14 @@ from typing import IO, cast
 import pytest
 
 from pyinfra.api.exceptions import InventoryError, TransferError
-from tests.helpers.sshenv import KEY_USER, PASSWORD, PASSWORD_USER, SSHEnv, make_ssh_env_fixture
+from tests.helpers.sshenv import (
+    KEY_USER,
+    PASSWORD,
+    PASSWORD_USER,
+    SSHEnv,
+    key_user_dir,
+    make_ssh_env_fixture,
+)
 
 env = make_ssh_env_fixture()
 PROTOCOLS = ["sftp", "scp"]
@@ -42,14 +49,8 @@ def _upload_path(protocol: str, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def workdir() -> Iterator[Path]:
     """A directory on the target writable by the key user."""
-    path = Path(f"/tmp/pyi-xfer-{uuid.uuid4().hex[:10]}")
-    path.mkdir(mode=0o755)
-    user = pwd.getpwnam(KEY_USER)
-    os.chown(path, user.pw_uid, user.pw_gid)
-    try:
+    with key_user_dir("pyi-xfer") as path:
         yield path
-    finally:
-        subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 def _payload(size: int = 3 * 1024 * 1024 + 123) -> bytes:
