@@ -273,8 +273,8 @@ class CommandQueue:
                     index += 1
                 if failed_entry is not None:
                     break
-            for entry in entries:
-                if entry.done is not None and (failed_entry is None or entry is failed_entry):
+            for entry in entries:  # deferred operations complete, in order, to the failure
+                if entry.done is not None:
                     error = entry.done()
                     if error is not None:
                         raise EarlierOperationFailed(error)

@@ -144,3 +144,17 @@ def _multilocal(*names: str) -> Iterator[tuple[State, list[Host]]]:
     finally:
         for one in hosts:
             one.disconnect()
+
+
+def test_deferred_operations_before_a_failed_one_are_recorded(local: Host, tmp_path: Path) -> None:
+    seen = count_commands(local)
+
+    def deploy() -> None:
+        server.shell(name="fine", commands=[f"touch {tmp_path}/fine"])
+        server.shell(name="breaks", commands=["exit 3"])
+        files.file(name="never", path=str(tmp_path / "never"))
+
+    results = run(local, deploy, expect_success=False)
+    assert [(m.name, m.success) for m in results] == [("fine", True), ("breaks", False)]
+    assert (tmp_path / "fine").exists() and not (tmp_path / "never").exists()
+    assert len(seen) == 1, seen  # both operations and the read: one command
