@@ -65,6 +65,8 @@ class _Entry:
     done: Callable[[], str | None] | None = None
     # Queued by an operation that started ahead of its turn (see ``set_gate``).
     gated: bool = False
+    # What waits for this operation's result (the next operation's start callbacks).
+    then: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +149,15 @@ class CommandQueue:
         """Whether operations that ended are waiting for their commands here."""
         return self._mine() and any(entry.done is not None for entry in self._entries)
 
+    def after_deferred(self, action: Callable[[], None]) -> None:
+        """``action`` now, or once the deferred operations completed (the next
+        operation's start callbacks come after the results of the ones before it)."""
+        closed = [entry for entry in self._entries if entry.done is not None]
+        if closed and self._mine():
+            closed[-1].then.append(action)
+        else:
+            action()
+
     # Reading ahead of the turn (lock-step runs) ------------------------------------------
     # A host whose last operation is deferred, and whose next one may not start yet
     # (other hosts have not finished the previous step), starts it anyway up to its
@@ -177,17 +188,17 @@ class CommandQueue:
     def pass_gate(self) -> None:
         """Send what was queued before the gate (other hosts may be waiting for it),
         then wait for the turn."""
-        gate, self._gate = self._gate, None
-        after, self._after_gate, self._gate_owner = self._after_gate, [], None
-        if gate is None:
+        if self._gate is None:
             return
         first = next((i for i, e in enumerate(self._entries) if e.gated), len(self._entries))
         if first and self._owner == threading.get_ident() and not self.sending:
             rest, self._entries = self._entries[first:], self._entries[:first]
             try:
-                self._settle_now()
+                self._settle_now()  # the turn is still pending: start callbacks wait
             finally:
                 self._entries += rest
+        gate, after = self._gate, self._after_gate
+        self._gate, self._gate_owner, self._after_gate = None, None, []
         gate()
         for entry in self._entries:
             entry.gated = False
@@ -278,6 +289,8 @@ class CommandQueue:
                     error = entry.done()
                     if error is not None:
                         raise EarlierOperationFailed(error)
+                    for action in entry.then:
+                        action()
                 if entry is failed_entry:
                     break
             if failed_entry is not None:

@@ -252,7 +252,8 @@ def _register(
         if state.mark_operation_started(meta.op_hash, end_others=True):
             state.trigger_callbacks("operation_start", meta.op_hash)
 
-    host.command_queue.on_turn(start)
+    queue = host.command_queue
+    queue.after_deferred(lambda: queue.on_turn(start))
 
 
 def _record(state: State | None, host: Host, meta: OperationMeta) -> None:
@@ -313,9 +314,12 @@ def _run(
     (deferred: it completes when they have run, see :mod:`pyinfra.api.cmdqueue`)."""
     started = time.monotonic()
     if state is not None:
-        host.command_queue.on_turn(
-            lambda: state.trigger_callbacks("operation_host_start", host, meta.op_hash)
-        )
+        queue = host.command_queue
+
+        def host_start() -> None:
+            state.trigger_callbacks("operation_host_start", host, meta.op_hash)
+
+        queue.after_deferred(lambda: queue.on_turn(host_start))
     connector_kwargs = _connector_kwargs(global_kwargs)
     executor = _Executor(host, state, meta, connector_kwargs, global_kwargs)
     executor.may_defer = may_defer and executor.batching and not executor.dry

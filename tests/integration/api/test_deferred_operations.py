@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pyinfra import host as current_host
-from pyinfra.api import State
+from pyinfra.api import BaseStateCallback, State
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.operations import files, server
@@ -158,3 +158,31 @@ def test_deferred_operations_before_a_failed_one_are_recorded(local: Host, tmp_p
     assert [(m.name, m.success) for m in results] == [("fine", True), ("breaks", False)]
     assert (tmp_path / "fine").exists() and not (tmp_path / "never").exists()
     assert len(seen) == 1, seen  # both operations and the read: one command
+
+
+def test_callbacks_keep_pyinfras_order_per_host(local: Host, tmp_path: Path) -> None:
+    """Each operation's start comes after the result of the one before it, deferred
+    or not (as in pyinfra 3.x)."""
+    events: list[tuple[str, str]] = []
+
+    class Recorder(BaseStateCallback):
+        def operation_host_start(self, state: State, host: Host, op_hash: str) -> None:
+            events.append(("start", state.get_op_data_for_host(host, op_hash).operation_meta.name))
+
+        def operation_host_success(
+            self, state: State, host: Host, op_hash: str, retry_count: int = 0
+        ) -> None:
+            events.append(("end", state.get_op_data_for_host(host, op_hash).operation_meta.name))
+
+    state = local.state
+    assert state is not None
+    state.add_callback_handler(Recorder())
+
+    def deploy() -> None:
+        server.shell(name="one", commands=["true"])
+        files.file(name="two", path=str(tmp_path / "two"))
+        server.shell(name="three", commands=["true"])
+
+    run(local, deploy)
+    names = ["one", "two", "three"]
+    assert events == [(kind, name) for name in names for kind in ("start", "end")], events
