@@ -105,25 +105,39 @@ class WantedQueries:
         self._position: dict[FactKey, int] = {}
         self._cursor = -1
         self._lock = threading.Lock()
+        self._used: dict[FactKey, FactQuery] = {}  # asked for in this run, in order
         self.remembered = False
 
-    def add(self, query: FactQuery) -> int:
+    def add(self, query: FactQuery, used: bool = True) -> int:
+        """Add ``query`` (``used``: asked for in this run; else remembered from the
+        last one, only read ahead)."""
         with self._lock:
             position = self._position.get(query.key)
             if position is None:
                 position = self._position[query.key] = len(self._sequence)
                 self._sequence.append(query)
+            if used:
+                self._used.setdefault(query.key, query)
             return position
 
     def restart(self) -> None:
-        """A new run: everything is ahead again."""
+        """A new run: everything is ahead again, nothing asked for yet."""
         with self._lock:
             self._cursor = -1
+            self._used.clear()
 
-    def ahead(self, host: Host, like: FactQuery, limit: int = MAX_BATCH) -> list[FactQuery]:
+    def used(self) -> list[FactQuery]:
+        """The queries this run asked for (what the next run prefetches: a query
+        remembered from an earlier run and not asked for again is forgotten)."""
+        with self._lock:
+            return list(self._used.values())
+
+    def ahead(
+        self, host: Host, like: FactQuery, limit: int = MAX_BATCH, used: bool = True
+    ) -> list[FactQuery]:
         """``like``, then the queries beyond the cursor that the cache lacks (same group);
-        the cursor moves to ``like``."""
-        position = self.add(like)
+        the cursor moves to ``like`` (``used``: the run asked for it; not a prefetch)."""
+        position = self.add(like, used=used)
         with self._lock:
             following = self._sequence[max(position, self._cursor) + 1 :]
             self._cursor = max(self._cursor, position)
@@ -300,7 +314,7 @@ def save_queries(state: State, hosts: Iterable[Host], deploy_key: str = "") -> N
         pass  # no previous file, or an unusable one: written anew below
     for host in hosts:
         entries = []
-        for query in host.fact_queries.all():
+        for query in host.fact_queries.used():
             if not (_jsonable(query.fact_kwargs) and _jsonable(query.connector_kwargs)):
                 continue
             entries.append(
@@ -332,7 +346,7 @@ def remember(state: State, hosts: list[Host], deploy_key: str = "") -> None:
     for host in hosts:
         host.fact_queries.remembered = True
         for query in saved.get(host.name, []):
-            host.fact_queries.add(query)
+            host.fact_queries.add(query, used=False)
 
 
 def prefetch(state: State, hosts: list[Host], deploy_key: str = "") -> None:
@@ -346,7 +360,7 @@ def prefetch(state: State, hosts: list[Host], deploy_key: str = "") -> None:
             if host.fact_cache.get(query.key) is None and batchable(query):
                 groups.setdefault(group_of(query), query)
         for first in groups.values():
-            batch = host.fact_queries.ahead(host, first)
+            batch = host.fact_queries.ahead(host, first, used=False)
             for key, value in read_batch(host, batch).items():
                 query = next(q for q in batch if q.key == key)
                 host.fact_cache.put(key, value, query.fact_kwargs)

@@ -181,6 +181,7 @@ def get_host_fact(host: Host, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
     ignore_errors = bool(connector_kwargs.pop("_ignore_errors", False))
     fact_kwargs = normalize_fact_arguments(fact_cls, args, kwargs)
     query = make_query(fact_cls, fact_kwargs, connector_kwargs)
+    host.fact_queries.add(query)  # asked for in this run: the next run prefetches it
     entry = host.fact_cache.get(query.key)
     if entry is not None:
         return entry.value

@@ -360,7 +360,7 @@ class Host:
         """Disconnect (safe to call when not connected, or twice). With
         ``FACT_PREFETCH``, the facts this host read are remembered for the next run."""
         state = self.state
-        if state is not None and state.config.FACT_PREFETCH and self.fact_queries.all():
+        if state is not None and state.config.FACT_PREFETCH and self.fact_queries.used():
             save_queries(state, [self])
         with self._lock:
             connector = self._connector

@@ -120,6 +120,31 @@ def test_queries_saved_then_prefetched_in_one_command(host: Host, tmp_path: Path
     assert len(commands.seen) == 1
 
 
+def test_the_cache_keeps_what_the_last_run_asked_for_only(host: Host, tmp_path: Path) -> None:
+    """A remembered query the run did not ask for again is forgotten (the cache does not
+    grow with every path a deploy once used); one answered from the prefetch is kept."""
+    state = host.state
+    assert state is not None
+    host.get_fact(File, str(tmp_path / "old"))
+    save_queries(state, [host])
+
+    def next_run(path: Path) -> list[str]:
+        fresh = Host("@local", host.inventory, [], type(host.connector))
+        fresh.init(state)
+        fresh.connect(raise_exceptions=True)
+        try:
+            prefetch(state, [fresh])
+            assert fresh.get_fact(File, str(path)) is None
+            save_queries(state, [fresh])
+        finally:
+            fresh.disconnect()
+        document = json.loads(Path(cache_path(state)).read_text())
+        return [entry["args"]["path"] for entry in document["hosts"]["@local"]]
+
+    assert next_run(tmp_path / "new") == [str(tmp_path / "new")]  # "old" forgotten
+    assert next_run(tmp_path / "new") == [str(tmp_path / "new")]  # a prefetch hit: kept
+
+
 def test_corrupt_or_foreign_cache_files_are_ignored(
     host: Host, caplog: pytest.LogCaptureFixture
 ) -> None:
