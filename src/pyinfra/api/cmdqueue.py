@@ -111,7 +111,7 @@ class CommandQueue:
     ) -> None:
         """Queue ``command`` (run with the connector ``arguments``) for ``sink``. A batch
         carries one upload (its data is the batch's stdin): a second one sends the first."""
-        resolved = self.host.resolve_arguments(arguments)
+        resolved = self._resolve(arguments)
         if self._entries and resolved != self._resolved:
             self.settle_or_raise()  # other privileges or shell: the queue goes out first
         if isinstance(command, QueuedUpload) and self._upload() is not None:
@@ -123,6 +123,13 @@ class CommandQueue:
             last = _Entry(sink, gated=self._gate is not None)
             self._entries.append(last)
         last.commands.append(command)
+
+    def _resolve(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The host's resolution of ``arguments`` (the last one again when unchanged:
+        the commands of one operation share theirs)."""
+        if arguments == self._arguments and self._resolved is not None:
+            return self._resolved
+        return self.host.resolve_arguments(arguments)
 
     def _upload(self) -> QueuedUpload | None:
         for entry in self._entries:
@@ -241,7 +248,7 @@ class CommandQueue:
         :class:`EarlierOperationFailed`) when a queued command failed."""
         if not self._mine():
             return None
-        if self.host.resolve_arguments(arguments) != self._resolved:
+        if self._resolve(arguments) != self._resolved:
             self.settle_or_raise()
             return None
         self._gate_before_sending()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyinfra import context
 from pyinfra.api.arguments import ARGUMENT_META, RETRY_ARGUMENT_KEYS, ResolvedArguments
 from pyinfra.api.cmdbatch import Part, can_batch, part_output
-from pyinfra.api.cmdqueue import CommandQueue, EarlierOperationFailed, PrefixFailed, QueuedUpload
+from pyinfra.api.cmdqueue import CommandQueue, EarlierOperationFailed, QueuedUpload
 from pyinfra.api.command import (
     FileDownloadCommand,
     FileUploadCommand,
@@ -53,9 +53,6 @@ if TYPE_CHECKING:
     from pyinfra.api.state import State
 
 _nesting = threading.local()
-
-
-PendingCommandFailed = PrefixFailed  # a command the operation yielded failed (before a fact read)
 
 
 def _depth() -> int:
@@ -107,11 +104,7 @@ def execute_operation(
 
 def _may_read_ahead(run: Scheduler, queue: CommandQueue, global_kwargs: dict[str, Any]) -> bool:
     """Whether the operation may start before its turn, reading only (see cmdqueue)."""
-    return (
-        run.reads_ahead
-        and queue.deferred()
-        and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
-    )
+    return run.reads_ahead and queue.deferred() and not _holds_run(global_kwargs)
 
 
 def _execute_in_turn(
@@ -150,10 +143,7 @@ def _execute_in_turn(
         _nesting.depth = _depth() + 1
         try:
             may_defer = (
-                run is not None
-                and _depth() == 1
-                and not ignore
-                and not any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
+                run is not None and _depth() == 1 and not ignore and not _holds_run(global_kwargs)
             )
             deferred = _run(
                 host, state, meta, make_generator, global_kwargs, bool(ignore), may_defer
@@ -168,6 +158,10 @@ def _execute_in_turn(
 # Operations that hold something of the run while they execute (a lock, a bound, a
 # run-once claim) complete before they return: their commands are not deferred.
 _ALONE_IN_RUN = ("_serial", "_parallel", "_run_once")
+
+
+def _holds_run(global_kwargs: dict[str, Any]) -> bool:
+    return any(global_kwargs.get(k) for k in _ALONE_IN_RUN)
 
 
 def _fail_host(host: Host, run: Scheduler | None, meta: OperationMeta) -> None:

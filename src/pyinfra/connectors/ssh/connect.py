@@ -198,12 +198,8 @@ class _SpareChannel:
     def give_up(self) -> None:
         """It will not come (its open was refused or lost): whoever claims it opens a
         channel of its own, at once."""
-        with self._lock:
-            self._abandoned = True
-            channel, self.channel = self.channel, None
+        self.drop()
         self.done.set()
-        if channel is not None:
-            channel.close()
 
     def take(self, timeout: float) -> paramiko.Channel | None:
         """The channel (waiting up to ``timeout`` s for it), or None if it could not be
